@@ -1,0 +1,155 @@
+"""Fixtures that render the template and run commands in the rendered projects."""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from copier import run_copy
+
+from tests.variants import Variant
+
+REPO_ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="session")
+def copier_template_paths() -> list[str]:
+    """What makes up the template (pytest-copier copies these into a fresh git repo)."""
+    return ["copier.yml", "template", "extensions"]
+
+
+def project_env(**extra: str) -> dict[str, str]:
+    """The environment for commands in a rendered project: not this repo's virtualenv."""
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    return env | extra
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 600) -> str:
+    """Run a command; on failure show its whole output in the assertion message."""
+    result = subprocess.run(
+        args,
+        cwd=cwd,
+        env=env or project_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{' '.join(args)} exited {result.returncode}:\n{output}"
+    return output
+
+
+def render(template: Path, destination: Path, variant: Variant) -> Path:
+    run_copy(
+        str(template),
+        destination,
+        data=variant.answers(),
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+    )
+    return destination
+
+
+@pytest.fixture(scope="session")
+def rendered(
+    copier_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[Variant], Path]:
+    """Render a variant once per session (per worker) and reuse it."""
+    cache: dict[Variant, Path] = {}
+
+    def get(variant: Variant) -> Path:
+        if variant not in cache:
+            cache[variant] = render(
+                copier_template, tmp_path_factory.mktemp(variant.id), variant
+            )
+        return cache[variant]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """The PostgreSQL server that rendered projects test against."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.fail("set TEST_DATABASE_URL to a PostgreSQL server, as .ci/run does")
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[str], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"process exited early:\n{process.communicate()[0]}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on port {port} after {seconds} s")
+
+
+PGBOUNCER_SERVER_CONNECTIONS = 4
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_url(server_url: str) -> Iterator[str]:
+    """A real PgBouncer in transaction mode in front of the test server, on a free port.
+
+    Its few server connections are shared by every client, which is exactly where
+    prepared statements of one client can meet another client's.
+    """
+    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not Path(binary).exists():
+        pytest.fail("pgbouncer is not installed (Debian: apt-get install pgbouncer)")
+    server = urlsplit(server_url)
+    user = server.username or "postgres"
+    folder = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
+    port = free_port()
+    (folder / "users.txt").write_text(f'"{user}" ""\n')
+    (folder / "pgbouncer.ini").write_text(
+        f"""[databases]
+* = host={server.hostname or "127.0.0.1"} port={server.port or 5432}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {folder / "users.txt"}
+pool_mode = transaction
+default_pool_size = {PGBOUNCER_SERVER_CONNECTIONS}
+max_client_conn = 500
+ignore_startup_parameters = extra_float_digits,options
+logfile = {folder / "pgbouncer.log"}
+"""
+    )
+    command = [binary, str(folder / "pgbouncer.ini")]
+    if os.geteuid() == 0:  # PgBouncer refuses to run as root.
+        shutil.chown(folder, "postgres")
+        for path in folder.iterdir():
+            shutil.chown(path, "postgres")
+        command = ["runuser", "-u", "postgres", "--", *command]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"postgresql://{user}@127.0.0.1:{port}{server.path}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
