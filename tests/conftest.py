@@ -67,9 +67,7 @@ def rendered(
 
     def get(variant: Variant) -> Path:
         if variant not in cache:
-            cache[variant] = render(
-                copier_template, tmp_path_factory.mktemp(variant.id), variant
-            )
+            cache[variant] = render(copier_template, tmp_path_factory.mktemp(variant.id), variant)
         return cache[variant]
 
     return get
@@ -90,11 +88,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, process: subprocess.Popen[str], seconds: float = 20) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen[str], log: Path, seconds: float = 20
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"process exited early:\n{process.communicate()[0]}")
+            raise AssertionError(f"{process.args} exited early:\n{log.read_text()}")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -119,6 +119,7 @@ def pgbouncer_url(server_url: str) -> Iterator[str]:
     user = server.username or "postgres"
     folder = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
     port = free_port()
+    log = folder / "pgbouncer.log"
     (folder / "users.txt").write_text(f'"{user}" ""\n')
     (folder / "pgbouncer.ini").write_text(
         f"""[databases]
@@ -134,7 +135,7 @@ pool_mode = transaction
 default_pool_size = {PGBOUNCER_SERVER_CONNECTIONS}
 max_client_conn = 500
 ignore_startup_parameters = extra_float_digits,options
-logfile = {folder / "pgbouncer.log"}
+logfile = {log}
 """
     )
     command = [binary, str(folder / "pgbouncer.ini")]
@@ -143,13 +144,56 @@ logfile = {folder / "pgbouncer.log"}
         for path in folder.iterdir():
             shutil.chown(path, "postgres")
         command = ["runuser", "-u", "postgres", "--", *command]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    # Output goes to its log file: a pipe nobody reads would fill up and block PgBouncer.
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_port(port, process)
+        wait_for_port(port, process, log)
         yield f"postgresql://{user}@127.0.0.1:{port}{server.path}"
     finally:
         process.terminate()
         process.wait(timeout=10)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# Runs SQL with the rendered project's own driver, straight to the server (not PgBouncer).
+SQL_SCRIPT = """
+import asyncio, sys
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from app.core.config import to_driver_url
+
+async def main() -> None:
+    engine = create_async_engine(to_driver_url(sys.argv[1]), isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        result = await connection.execute(text(sys.argv[2]))
+        if result.returns_rows:
+            print(result.scalar())
+    await engine.dispose()
+
+asyncio.run(main())
+"""
+
+
+def run_sql(project: Path, url: str, sql: str) -> str:
+    return run(["uv", "run", "--no-sync", "python", "-c", SQL_SCRIPT, url, sql], cwd=project)
+
+
+def with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def synced(rendered: Callable[[Variant], Path]) -> Callable[[Variant], Path]:
+    """A rendered variant with its environment installed by `uv sync`."""
+    done: set[Path] = set()
+
+    def get(variant: Variant) -> Path:
+        project = rendered(variant)
+        if project not in done:
+            run(["git", "init", "-q"], cwd=project)
+            run(["uv", "sync"], cwd=project)
+            done.add(project)
+        return project
+
+    return get

@@ -55,9 +55,12 @@ FORBIDDEN = [
         r"requirements\.txt|\bpip install\b",
         everywhere=True,
     ),
-    idiom("sync engine", r"^from sqlalchemy import .*\bcreate_engine\b|sqlalchemy\.create_engine\("),
+    idiom(
+        "sync engine", r"^from sqlalchemy import .*\bcreate_engine\b|sqlalchemy\.create_engine\("
+    ),
     idiom("magic status int: use fastapi.status", r"status_code\s*=\s*\d{3}\b"),
 ]
+
 
 def text_files(root: Path) -> list[Path]:
     return sorted(

@@ -48,7 +48,7 @@ def test_reads_as_written_by_hand(rendered, variant: Variant) -> None:
             problems.append(f"{relative}: a run of blank lines")
         if re.search(r"[ \t]+$", text, re.MULTILINE):
             problems.append(f"{relative}: trailing whitespace")
-        if text and not text.endswith("\n") or text.endswith("\n\n"):
+        if (text and not text.endswith("\n")) or text.endswith("\n\n"):
             problems.append(f"{relative}: does not end with exactly one newline")
     assert problems == []
 
@@ -145,8 +145,10 @@ def test_cli_refuses_a_bad_name_with_the_validator_message(
     copier_template: Path, tmp_path: Path
 ) -> None:
     result = subprocess.run(
-        [str(REPO_ROOT / ".venv" / "bin" / "copier"), "copy", "--trust", "--defaults"]
-        + ["--data", "project_name=my/service", str(copier_template), str(tmp_path / "out")],
+        [
+            *(str(REPO_ROOT / ".venv" / "bin" / "copier"), "copy", "--trust", "--defaults"),
+            *("--data", "project_name=my/service", str(copier_template), tmp_path / "out"),
+        ],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,

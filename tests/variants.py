@@ -15,7 +15,10 @@ class Variant:
     @property
     def id(self) -> str:
         parts = [self.db_driver, f"pool-{self.db_pool}"]
-        parts += ["auth" if self.auth else "no-auth", "items" if self.example_resource else "no-items"]
+        parts += [
+            "auth" if self.auth else "no-auth",
+            "items" if self.example_resource else "no-items",
+        ]
         return "-".join(parts)
 
     @property
@@ -43,7 +46,7 @@ ALL_VARIANTS = [
 # pool x auth, in four variants (checked by test_covering_set_covers_every_pair).
 FULL_VARIANTS = [
     Variant("asyncpg", "queue", auth=True, example_resource=True),
-    Variant("asyncpg", "null", auth=False, example_resource=False),
-    Variant("psycopg", "queue", auth=False, example_resource=True),
+    Variant("asyncpg", "null", auth=False, example_resource=True),
+    Variant("psycopg", "queue", auth=False, example_resource=False),
     Variant("psycopg", "null", auth=True, example_resource=False),
 ]
