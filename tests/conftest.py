@@ -16,12 +16,14 @@ from copier import run_copy
 from tests.variants import Variant
 
 REPO_ROOT = Path(__file__).parent.parent
+# What makes up the template; the rest of this repository is its tooling.
+TEMPLATE_PATHS = ("copier.yml", "template", "extensions", "upgrades")
 
 
 @pytest.fixture(scope="session")
 def copier_template_paths() -> list[str]:
     """What makes up the template (pytest-copier copies these into a fresh git repo)."""
-    return ["copier.yml", "template", "extensions"]
+    return list(TEMPLATE_PATHS)
 
 
 def project_env(**extra: str) -> dict[str, str]:

@@ -151,7 +151,7 @@ def test_concurrent_http_requests_through_pgbouncer(
     env = project_env(
         APP_DATABASE_URL=database,
         APP_JWT_SECRET=JWT_SECRET,
-        APP_ALLOWED_HOSTS='["127.0.0.1"]',
+        APP_TRUSTED_HOSTS='["127.0.0.1"]',
     )
     log = tmp_path / "uvicorn.log"
     with log.open("w") as output:

@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 from copier import run_copy
 
 from tests.conftest import REPO_ROOT, render, run
@@ -15,6 +16,7 @@ from tests.variants import ALL_VARIANTS, FULL_VARIANTS, Variant
 # "}}" alone is an ordinary end of nested dicts in Python, so it is not looked for.
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\{#")
 RUFF = str(REPO_ROOT / ".venv" / "bin" / "ruff")
+CHECK_JSONSCHEMA = str(REPO_ROOT / ".venv" / "bin" / "check-jsonschema")
 
 
 @pytest.fixture(params=ALL_VARIANTS, ids=lambda variant: variant.id)
@@ -86,10 +88,26 @@ def test_files_follow_the_toggles(rendered, variant: Variant) -> None:
     assert f"postgresql+{variant.db_driver}" in source
     assert ".env" not in files
     assert ".env.example" in files
+    for docker_file in ["Dockerfile", ".dockerignore", "compose.yaml"]:
+        assert (docker_file in files) == variant.docker
+
+
+def test_compose_file_is_valid(rendered, variant: Variant) -> None:
+    if not variant.docker:
+        assert not (rendered(variant) / "compose.yaml").exists()
+        return
+    compose = rendered(variant) / "compose.yaml"
+    run([CHECK_JSONSCHEMA, "--builtin-schema", "vendor.compose-spec", str(compose)], cwd=REPO_ROOT)
+    services = yaml.safe_load(compose.read_text())["services"]
+    assert ("pgbouncer" in services) == (variant.db_pool == "null")
+    api_url = services["api"]["environment"]["APP_DATABASE_URL"]
+    assert ("@pgbouncer:" in api_url) == (variant.db_pool == "null")
+    assert "@db:" in services["migrate"]["environment"]["APP_DATABASE_URL"]
+    assert ("APP_JWT_SECRET" in services["api"]["environment"]) == variant.auth
 
 
 def test_covering_set_covers_every_pair() -> None:
-    questions = ["db_driver", "db_pool", "auth", "example_resource"]
+    questions = ["db_driver", "db_pool", "auth", "example_resource", "docker"]
     for question in questions:
         values = {getattr(v, question) for v in ALL_VARIANTS}
         assert {getattr(v, question) for v in FULL_VARIANTS} == values, question

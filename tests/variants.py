@@ -11,14 +11,13 @@ class Variant:
     db_pool: str = "queue"
     auth: bool = True
     example_resource: bool = True
+    docker: bool = True
 
     @property
     def id(self) -> str:
-        parts = [self.db_driver, f"pool-{self.db_pool}"]
-        parts += [
-            "auth" if self.auth else "no-auth",
-            "items" if self.example_resource else "no-items",
-        ]
+        parts = [self.db_driver, f"pool-{self.db_pool}", "auth" if self.auth else "no-auth"]
+        parts += ["items" if self.example_resource else "no-items"]
+        parts += ["docker" if self.docker else "no-docker"]
         return "-".join(parts)
 
     @property
@@ -32,21 +31,22 @@ class Variant:
             "db_pool": self.db_pool,
             "auth": self.auth,
             "example_resource": self.example_resource,
+            "docker": self.docker,
         }
 
 
 ALL_VARIANTS = [
-    Variant(driver, pool, auth, example)
-    for driver, pool, auth, example in itertools.product(
-        ["asyncpg", "psycopg"], ["queue", "null"], [True, False], [True, False]
+    Variant(*answers)
+    for answers in itertools.product(
+        ["asyncpg", "psycopg"], ["queue", "null"], [True, False], [True, False], [True, False]
     )
 ]
 
 # Every value of every question, and every pair of driver x pool, driver x auth and
 # pool x auth, in four variants (checked by test_covering_set_covers_every_pair).
 FULL_VARIANTS = [
-    Variant("asyncpg", "queue", auth=True, example_resource=True),
-    Variant("asyncpg", "null", auth=False, example_resource=True),
-    Variant("psycopg", "queue", auth=False, example_resource=False),
-    Variant("psycopg", "null", auth=True, example_resource=False),
+    Variant("asyncpg", "queue", auth=True, example_resource=True, docker=True),
+    Variant("asyncpg", "null", auth=False, example_resource=True, docker=False),
+    Variant("psycopg", "queue", auth=False, example_resource=False, docker=True),
+    Variant("psycopg", "null", auth=True, example_resource=False, docker=False),
 ]
