@@ -5,7 +5,7 @@ from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings, get_settings, to_driver_url
-from app.db.session import create_engine, get_db
+from app.db.session import get_db, make_engine
 from app.main import app
 
 
@@ -27,7 +27,7 @@ async def test_ready_is_503_with_a_safe_message_when_the_database_is_down(
     client: AsyncClient, settings: Settings
 ) -> None:
     nothing_listens = to_driver_url("postgresql://postgres@127.0.0.1:1/app")
-    engine = create_engine(settings.model_copy(update={"database_url": nothing_listens}))
+    engine = make_engine(settings.model_copy(update={"database_url": nothing_listens}))
 
     async def broken_db() -> AsyncIterator[AsyncSession]:
         async with AsyncSession(engine) as session:
