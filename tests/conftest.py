@@ -26,10 +26,21 @@ def copier_template_paths() -> list[str]:
     return list(TEMPLATE_PATHS)
 
 
+def pyenv_global() -> dict[str, str]:
+    """pyenv's shims (uv among them) refuse to run under a .python-version pyenv lacks."""
+    if "PYENV_VERSION" in os.environ or not shutil.which("pyenv"):
+        return {}
+    version = subprocess.run(["pyenv", "global"], capture_output=True, text=True, check=False)
+    return {"PYENV_VERSION": version.stdout.strip()} if version.returncode == 0 else {}
+
+
+PYENV_GLOBAL = pyenv_global()
+
+
 def project_env(**extra: str) -> dict[str, str]:
     """The environment for commands in a rendered project: not this repo's virtualenv."""
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    return env | extra
+    return env | PYENV_GLOBAL | extra
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 600) -> str:
