@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -208,5 +209,6 @@ def test_control_without_driver_settings_the_load_fails(
 
     errors = load(control, database)
 
+    print(f"{variant.id} without driver settings: {errors}", file=sys.stderr)
     assert sum(errors.values()) > 0
     assert all(re.search("prepared ?statement", m, re.IGNORECASE) for m in errors), errors
