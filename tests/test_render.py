@@ -88,6 +88,7 @@ def test_files_follow_the_toggles(rendered, variant: Variant) -> None:
     assert f"postgresql+{variant.db_driver}" in source
     assert ".env" not in files
     assert ".env.example" in files
+    assert ".pre-commit-config.yaml" in files
     for docker_file in ["Dockerfile", ".dockerignore", "compose.yaml"]:
         assert (docker_file in files) == variant.docker
 
