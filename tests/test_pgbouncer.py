@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -74,7 +74,7 @@ asyncio.run(main())
 @pytest.fixture
 def database(
     synced: Callable[[Variant], Path], server_url: str, pgbouncer_url: str, variant: Variant
-):
+) -> Iterator[str]:
     """A migrated database of the test's own, and its URL through PgBouncer."""
     project = synced(variant)
     name = f"load_{variant.id.replace('-', '_')}"
