@@ -12,7 +12,8 @@ exists: a tag that disagrees with the history is reported, not changed.
     python scripts/tag_releases.py --dry-run   # print what would be tagged
     python scripts/tag_releases.py             # create the missing tags (lightweight)
 
-Needs the full history (`git fetch --unshallow` in a shallow clone). Standard library only.
+Needs the full history (`git fetch --unshallow` in a shallow clone). Python 3.10 or later,
+standard library only.
 """
 
 import argparse
