@@ -8,6 +8,7 @@ shows the `_migrations` entry runs only when crossing its version. The same scri
 
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ import yaml
 from copier import run_copy, run_update
 
 from scripts.tag_releases import changelog_versions, release_commits, tag_releases
-from tests.conftest import REPO_ROOT, TEMPLATE_PATHS, project_env, run
+from tests.conftest import REPO_ROOT, TEMPLATE_PATHS, project_env, run, run_sql, with_database
 
 # Newest first. The top entry is the version this working tree becomes.
 VERSIONS = changelog_versions((REPO_ROOT / "CHANGELOG.md").read_text())
@@ -33,6 +34,8 @@ RELEASE_PATHS = (*TEMPLATE_PATHS, "CHANGELOG.md")
 
 CONFLICT_MARKER = "<<<<<<< before updating"
 COPIER = str(REPO_ROOT / ".venv" / "bin" / "copier")
+# Explicit, so that the defaults (from the machine's git config since v0.3.0) cannot differ.
+AUTHOR = {"author_name": "Demo Team", "author_email": "demo@example.com"}
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -116,7 +119,7 @@ def copy(template_repo: Path, destination: Path, version: str, **data: object) -
         str(template_repo),
         destination,
         vcs_ref=version,
-        data={"project_name": "Demo Service", **data},
+        data={"project_name": "Demo Service", **AUTHOR, **data},
         defaults=True,
         unsafe=True,
         quiet=True,
@@ -140,10 +143,11 @@ def update(project: Path, version: str, **data: object) -> None:
 
 
 def tree(root: Path) -> dict[str, bytes]:
+    """The project's files, less `.env`: written once by `copier copy` with a fresh secret."""
     return {
         path.relative_to(root).as_posix(): path.read_bytes()
         for path in sorted(root.rglob("*"))
-        if path.is_file() and ".git" not in path.relative_to(root).parts
+        if path.is_file() and ".git" not in path.relative_to(root).parts and path.name != ".env"
     }
 
 
@@ -203,7 +207,8 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_local_edits_elsewhere_survive_the_update(template_repo: Path, tmp_path: Path) -> None:
     project = copy(template_repo, tmp_path / "project", FIRST_RELEASE)
     config = project / "src" / "app" / "core" / "config.py"
-    edit(config, "@lru_cache", "ORDER_LIMIT = 50\n\n\n@lru_cache")
+    exceptions = project / "src" / "app" / "core" / "exceptions.py"
+    edit(exceptions, "class NotFoundError", "ORDER_LIMIT = 50\n\n\nclass NotFoundError")
     edit(project / "README.md", "## Set up", "Owned by the orders team.\n\n## Set up")
     edit(
         project / "src" / "app" / "main.py",
@@ -221,7 +226,7 @@ def test_local_edits_elsewhere_survive_the_update(template_repo: Path, tmp_path:
     update(project, CURRENT_RELEASE)
 
     assert conflicted_files(project) == []
-    assert "ORDER_LIMIT = 50" in config.read_text()
+    assert "ORDER_LIMIT = 50" in exceptions.read_text()
     assert "trusted_hosts" in config.read_text()  # the template's change arrived too
     assert "Owned by the orders team." in (project / "README.md").read_text()
     assert "## Updating from the template" in (project / "README.md").read_text()
@@ -419,5 +424,31 @@ def test_features_are_removed_by_changing_answers(
     assert readme.replace("Owned by the orders team.\n\n", "") == (fresh / "README.md").read_text()
     expected = tree(fresh)
     del expected["README.md"]
+    # The project's first revision ran on its databases: the update keeps it, tables and all.
+    initial = "alembic/versions/0001_initial.py"
+    assert b'op.create_table(\n        "items"' in updated.pop(initial)
+    del expected[initial]
     assert updated == expected  # the feature files went, nothing else changed
+    # As the README says: a revision of the team's drops the tables, then all checks pass.
+    revision = autogenerate(project, server_url, "drop users and items")
+    assert 'op.drop_table("items")' in revision
+    assert 'op.drop_table("users")' in revision
     assert "passed" in check_project(project, server_url)
+
+
+def autogenerate(project: Path, server_url: str, message: str) -> str:
+    """`alembic revision --autogenerate` against a database migrated to head; the revision."""
+    name = f"autogenerate_{project.name}_{os.getpid()}"
+    run(["uv", "sync", "-q"], cwd=project)
+    run_sql(project, server_url, f'DROP DATABASE IF EXISTS "{name}"')
+    run_sql(project, server_url, f'CREATE DATABASE "{name}"')
+    env = project_env(APP_DATABASE_URL=with_database(server_url, name))
+    try:
+        run(["uv", "run", "--no-sync", "alembic", "upgrade", "head"], cwd=project, env=env)
+        command = ["alembic", "revision", "--autogenerate", "-m", message]
+        run(["uv", "run", "--no-sync", *command], cwd=project, env=env)
+    finally:
+        run_sql(project, server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    slug = message.replace(" ", "_")
+    (revision,) = (project / "alembic" / "versions").glob(f"*_{slug}.py")
+    return revision.read_text()
