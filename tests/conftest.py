@@ -205,7 +205,8 @@ def synced(rendered: Callable[[Variant], Path]) -> Callable[[Variant], Path]:
         project = rendered(variant)
         if project not in done:
             run(["git", "init", "-q"], cwd=project)
-            run(["uv", "sync"], cwd=project)
+            run(["uv", "sync"], cwd=project)  # writes uv.lock, as a team does once
+            run(["make", "sync"], cwd=project)  # CI's `uv sync --locked` accepts it
             done.add(project)
         return project
 
