@@ -2,9 +2,14 @@ from datetime import datetime
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+from app.schemas.text import Printable
+
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
+]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), Printable]
 
 
 class ItemCreate(BaseModel):
@@ -15,7 +20,8 @@ class ItemCreate(BaseModel):
 class ItemUpdate(BaseModel):
     """A partial update: only the fields sent are changed."""
 
-    title: Title | None = None
+    # Optional, but never null: the schema says so (null is accepted only for `description`).
+    title: Title | SkipJsonSchema[None] = None
     description: Description | None = None
 
     @model_validator(mode="after")
