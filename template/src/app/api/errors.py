@@ -5,6 +5,7 @@ lists `errors` (where, what, why; never the value sent). Domain errors, FastAPI'
 an unavailable database and anything unexpected become problems here, and nowhere else.
 """
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -128,11 +129,13 @@ async def handle_invalid_request(_request: Request, error: Exception) -> Problem
 class CatchUnexpectedErrors:
     """Anything no handler took: a 503 when the database is unavailable, else a generic 500.
 
-    Logged here, once, with its traceback; the client gets nothing internal.
+    Logged here, once, with its traceback; the client gets nothing internal. A request that
+    outlives its deadline is cancelled and answered 503: whatever it waits for, it may not hang.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, timeout_seconds: float) -> None:
         self.app = app
+        self.timeout_seconds = timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -146,7 +149,8 @@ class CatchUnexpectedErrors:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_and_track)
+            async with asyncio.timeout(self.timeout_seconds):
+                await self.app(scope, receive, send_and_track)
         except Exception as error:
             if is_database_unavailable(error):
                 logger.warning("Database unavailable: %s", type(error).__name__)
@@ -197,9 +201,9 @@ class PlainErrorsAsProblems:
         await self.app(scope, receive, send_as_problem)
 
 
-def add_error_handling(app: FastAPI) -> None:
+def add_error_handling(app: FastAPI, request_timeout_seconds: float) -> None:
     """Handlers for the errors FastAPI routes raise, and the middleware for the rest."""
     app.add_exception_handler(DomainError, handle_domain_error)
     app.add_exception_handler(HTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, handle_invalid_request)
-    app.add_middleware(CatchUnexpectedErrors)
+    app.add_middleware(CatchUnexpectedErrors, timeout_seconds=request_timeout_seconds)

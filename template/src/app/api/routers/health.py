@@ -3,11 +3,10 @@
 import asyncio
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import text
-
-from app.api.deps import SessionDep
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -19,14 +18,33 @@ class HealthRead(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+async def select_one(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+def forget(check: asyncio.Task[None]) -> None:
+    if not check.cancelled():
+        check.exception()  # retrieved: asyncio does not report it as lost
+
+
 @router.get("/live")
 async def live() -> HealthRead:
     return HealthRead()
 
 
 @router.get("/ready")
-async def ready(session: SessionDep) -> HealthRead:
-    """A 503 problem (see `app.api.errors`) when the database does not answer in time."""
-    async with asyncio.timeout(READY_TIMEOUT_SECONDS):
-        await session.execute(text("SELECT 1"))
+async def ready(request: Request) -> HealthRead:
+    """A 503 problem (see `app.api.errors`) when the database does not answer in time.
+
+    The check is left to finish on its own: a driver may take longer to give up on a server
+    that does not answer (psycopg tries to cancel the query first), and the probe may not wait.
+    """
+    check = asyncio.ensure_future(select_one(request.app.state.engine))
+    try:
+        await asyncio.wait_for(asyncio.shield(check), READY_TIMEOUT_SECONDS)
+    except TimeoutError:
+        check.cancel()
+        check.add_done_callback(forget)
+        raise
     return HealthRead()
