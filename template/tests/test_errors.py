@@ -27,6 +27,10 @@ async def test_routes_client(settings: Settings) -> AsyncIterator[AsyncClient]:
     async def echo(payload: dict[str, str]) -> dict[str, str]:
         return payload
 
+    @app.get("/echo")
+    async def echo_nothing() -> dict[str, str]:
+        return {}
+
     transport = ASGITransport(app=app)
     async with AsyncClient(transport=transport, base_url="http://localhost") as client:
         yield client
@@ -45,6 +49,13 @@ async def test_wrong_method_is_a_405_problem_that_says_what_is_allowed(
 
     assert problem_detail(response, status.HTTP_405_METHOD_NOT_ALLOWED) == "Method Not Allowed"
     assert response.headers["allow"] == "GET"
+
+
+async def test_405_allows_every_method_of_the_path(test_routes_client: AsyncClient) -> None:
+    response = await test_routes_client.put("/echo")
+
+    problem_detail(response, status.HTTP_405_METHOD_NOT_ALLOWED)
+    assert response.headers["allow"] == "GET, POST"
 
 
 async def test_unknown_host_is_a_400_problem(client: AsyncClient) -> None:

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.exceptions import AuthenticationError, ConflictError, DomainError, NotFoundError
@@ -26,6 +27,7 @@ from app.db.errors import is_database_unavailable
 logger = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 # How long a client should wait before retrying while the database is unavailable.
 RETRY_AFTER_SECONDS = 5
 
@@ -106,10 +108,25 @@ async def handle_domain_error(_request: Request, error: Exception) -> ProblemRes
     return problem(status_code, str(error), headers)
 
 
-async def handle_http_error(_request: Request, error: Exception) -> ProblemResponse:
+async def handle_http_error(request: Request, error: Exception) -> ProblemResponse:
     assert isinstance(error, HTTPException)
     detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
-    return problem(error.status_code, detail, error.headers)
+    headers = dict(error.headers or {})
+    if error.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return problem(error.status_code, detail, headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the path answers, not only those of the first route that matched it."""
+    return [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.routes
+        )
+    ]
 
 
 async def handle_invalid_request(_request: Request, error: Exception) -> ProblemResponse:

@@ -4,12 +4,15 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from app.schemas.text import Printable
+from app.schemas.text import PRINTABLE
 
 Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=PRINTABLE),
 ]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), Printable]
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=PRINTABLE)
+]
 
 
 class ItemCreate(BaseModel):
