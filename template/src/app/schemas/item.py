@@ -23,6 +23,8 @@ class ItemCreate(BaseModel):
 class ItemUpdate(BaseModel):
     """A partial update: only the fields sent are changed."""
 
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
     # Optional, but never null: the schema says so (null is accepted only for `description`).
     title: Title | SkipJsonSchema[None] = None
     description: Description | None = None
