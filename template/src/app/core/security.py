@@ -1,5 +1,6 @@
 """Password hashing and access tokens."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import anyio
@@ -7,11 +8,14 @@ import jwt
 from pwdlib import PasswordHash
 
 from app.core.config import Settings
+from app.db.base import MAX_INT
 
 # Pinned: a token may never choose its own algorithm (no "none", no RS/HS confusion).
 JWT_ALGORITHM = "HS256"
 
 password_hash = PasswordHash.recommended()
+# The subjects we issue: a user id in plain ASCII digits.
+SUBJECT = re.compile(r"[1-9][0-9]{0,9}")
 
 
 async def hash_password(password: str) -> str:
@@ -46,3 +50,10 @@ def decode_access_token(token: str, settings: Settings) -> str:
         options={"require": ["exp", "iat", "iss", "aud", "sub"]},
     )
     return str(claims["sub"])
+
+
+def user_id_from_subject(subject: str) -> int:
+    """The user id a token names; `ValueError` for signs, spaces, other digits or ids too big."""
+    if not SUBJECT.fullmatch(subject) or int(subject) > MAX_INT:
+        raise ValueError("not a user id")
+    return int(subject)

@@ -3,13 +3,15 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
+from app.schemas.text import PRINTABLE
+
 # Addresses are compared case-insensitively: "Ann@Example.com" and "ann@example.com" are one user.
 Email = Annotated[EmailStr, AfterValidator(str.lower)]
 
 
 class UserCreate(BaseModel):
     email: Email
-    password: str = Field(min_length=12, max_length=128)
+    password: str = Field(min_length=12, max_length=128, pattern=PRINTABLE)
 
 
 class UserRead(BaseModel):

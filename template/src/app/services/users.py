@@ -1,3 +1,5 @@
+import re
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -5,6 +7,7 @@ from app.core.exceptions import AuthenticationError, ConflictError
 from app.core.security import hash_password, password_hash, verify_password
 from app.models.user import User
 from app.repositories import users
+from app.schemas.text import PRINTABLE
 from app.schemas.user import UserCreate
 
 # Checked against when the e-mail is unknown, so that a miss costs as much as a wrong password.
@@ -32,6 +35,8 @@ async def register_user(session: AsyncSession, data: UserCreate) -> User:
 
 
 async def authenticate(session: AsyncSession, email: str, password: str) -> User:
+    if not re.fullmatch(PRINTABLE, email):  # no such address is stored, or could be
+        raise InvalidCredentialsError
     user = await users.get_user_by_email(session, email.lower())
     if user is None:
         await verify_password(password, UNKNOWN_USER_HASH)

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.api.deps import SessionDep, SettingsDep
+from app.api.errors import problem_responses
 from app.core.security import create_access_token
 from app.models.user import User
 from app.schemas.token import Token
@@ -13,12 +14,17 @@ from app.services import users as user_service
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/register", response_model=UserRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/register",
+    response_model=UserRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(409),
+)
 async def register(data: UserCreate, session: SessionDep) -> User:
     return await user_service.register_user(session, data)
 
 
-@router.post("/token")
+@router.post("/token", responses=problem_responses(401))
 async def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
