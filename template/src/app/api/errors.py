@@ -3,12 +3,19 @@
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from app.core.exceptions import AuthenticationError, ConflictError, DomainError, NotFoundError
+from app.core.exceptions import (
+    AuthenticationError,
+    ConflictError,
+    DomainError,
+    NotFoundError,
+    TooManyAttemptsError,
+)
 
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
     NotFoundError: status.HTTP_404_NOT_FOUND,
     ConflictError: status.HTTP_409_CONFLICT,
     AuthenticationError: status.HTTP_401_UNAUTHORIZED,
+    TooManyAttemptsError: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 
@@ -19,9 +26,17 @@ def status_for(error: DomainError) -> int:
     return status.HTTP_400_BAD_REQUEST
 
 
+def headers_for(error: DomainError) -> dict[str, str] | None:
+    if isinstance(error, AuthenticationError):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(error, TooManyAttemptsError):
+        return {"Retry-After": str(error.retry_after)}
+    return None
+
+
 def add_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def handle_domain_error(_request: Request, error: DomainError) -> JSONResponse:
-        status_code = status_for(error)
-        headers = {"WWW-Authenticate": "Bearer"} if status_code == 401 else None
-        return JSONResponse({"detail": str(error)}, status_code=status_code, headers=headers)
+        return JSONResponse(
+            {"detail": str(error)}, status_code=status_for(error), headers=headers_for(error)
+        )
