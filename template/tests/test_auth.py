@@ -1,5 +1,6 @@
 import asyncio
 import json
+import unicodedata
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -138,6 +139,8 @@ async def test_token_for_valid_credentials_opens_users_me(client: AsyncClient) -
     )
 
     assert response.status_code == status.HTTP_200_OK
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["pragma"] == "no-cache"
     token = response.json()
     assert token["token_type"] == "bearer"
     headers = {"Authorization": f"Bearer {token['access_token']}"}
@@ -146,7 +149,29 @@ async def test_token_for_valid_credentials_opens_users_me(client: AsyncClient) -
     assert me.json()["email"] == "carol@example.com"
 
 
-@pytest.mark.parametrize("username", ["dave@example.com", "nobody@example.com"])
+@pytest.mark.parametrize(
+    "username",
+    [
+        pytest.param("Ünïcode@Exämple.com", id="as-registered"),
+        pytest.param(unicodedata.normalize("NFD", "Ünïcode@Exämple.com"), id="nfd"),
+        pytest.param("Ünïcode@xn--exmple-cua.com", id="punycode-domain"),
+        pytest.param("ünïcode@EXÄMPLE.COM", id="other-case"),
+    ],
+)
+async def test_login_normalises_the_address_as_registration_does(
+    client: AsyncClient, username: str
+) -> None:
+    registered = await register(client, "Ünïcode@Exämple.com")
+
+    response = await client.post("/auth/token", data={"username": username, "password": PASSWORD})
+
+    assert response.status_code == status.HTTP_200_OK, response.text
+    headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    me = await client.get("/users/me", headers=headers)
+    assert me.json()["id"] == registered["id"]
+
+
+@pytest.mark.parametrize("username", ["dave@example.com", "nobody@example.com", "not an email"])
 async def test_bad_credentials_get_one_message(
     client: AsyncClient, session: AsyncSession, username: str
 ) -> None:

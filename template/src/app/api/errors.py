@@ -21,7 +21,13 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.exceptions import AuthenticationError, ConflictError, DomainError, NotFoundError
+from app.core.exceptions import (
+    AuthenticationError,
+    ConflictError,
+    DomainError,
+    NotFoundError,
+    TooManyAttemptsError,
+)
 from app.db.errors import is_database_unavailable
 
 logger = logging.getLogger(__name__)
@@ -35,6 +41,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     NotFoundError: status.HTTP_404_NOT_FOUND,
     ConflictError: status.HTTP_409_CONFLICT,
     AuthenticationError: status.HTTP_401_UNAUTHORIZED,
+    TooManyAttemptsError: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 
@@ -101,11 +108,17 @@ def unavailable() -> ProblemResponse:
     )
 
 
+def headers_for(error: DomainError) -> dict[str, str] | None:
+    if isinstance(error, AuthenticationError):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(error, TooManyAttemptsError):
+        return {"Retry-After": str(error.retry_after)}
+    return None
+
+
 async def handle_domain_error(_request: Request, error: Exception) -> ProblemResponse:
     assert isinstance(error, DomainError)
-    status_code = status_for(error)
-    headers = {"WWW-Authenticate": "Bearer"} if status_code == 401 else None
-    return problem(status_code, str(error), headers)
+    return problem(status_for(error), str(error), headers_for(error))
 
 
 async def handle_http_error(request: Request, error: Exception) -> ProblemResponse:
