@@ -1,11 +1,12 @@
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.exceptions import AuthenticationError, ConflictError
+from app.core.exceptions import AuthenticationError, ConflictError, DomainError
 from app.core.security import hash_password, password_hash, verify_password
 from app.models.user import User
 from app.repositories import users
-from app.schemas.user import UserCreate
+from app.schemas.user import PasswordChange, UserCreate
+from app.services import refresh_tokens
 
 # Checked against when the e-mail is unknown, so that a miss costs as much as a wrong password.
 UNKNOWN_USER_HASH = password_hash.hash("an unknown user's password")
@@ -17,6 +18,12 @@ class EmailAlreadyRegisteredError(ConflictError):
 
 class InvalidCredentialsError(AuthenticationError):
     message = "Incorrect email or password"
+
+
+class WrongCurrentPasswordError(DomainError):
+    """Not a 401: the access token is fine, the password typed is not."""
+
+    message = "Current password is incorrect"
 
 
 async def register_user(session: AsyncSession, data: UserCreate) -> User:
@@ -43,3 +50,15 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
 
 async def get_user(session: AsyncSession, user_id: int) -> User | None:
     return await users.get_user(session, user_id)
+
+
+async def change_password(session: AsyncSession, user: User, data: PasswordChange) -> None:
+    """Ends every session of the user: whoever else knew the old password is logged out.
+
+    Access tokens already issued stay valid until they expire (they are not looked up).
+    """
+    if not await verify_password(data.current_password, user.hashed_password):
+        raise WrongCurrentPasswordError
+    user.hashed_password = await hash_password(data.new_password)
+    await refresh_tokens.revoke_user(session, user.id)
+    await session.commit()
