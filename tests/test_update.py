@@ -453,7 +453,22 @@ def autogenerate(project: Path, server_url: str, message: str) -> str:
         run_sql(project, server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     slug = message.replace(" ", "_")
     (revision,) = (project / "alembic" / "versions").glob(f"*_{slug}.py")
-    return revision.read_text()
+    return drop_users_last(revision)
+
+
+def drop_users_last(revision: Path) -> str:
+    """Review the revision as the README asks: autogenerate drops tables in no set order, and
+    the tables that refer to `users` must go before it."""
+    text = revision.read_text()
+    head, upgrade_and_rest = text.split("def upgrade() -> None:\n", 1)
+    upgrade, rest = upgrade_and_rest.split("\n\ndef downgrade", 1)
+    lines = upgrade.splitlines()
+    users = [line for line in lines if '"users"' in line]
+    others = [line for line in lines if '"users"' not in line]
+    reviewed = [*others[:-1], *users, others[-1]]  # before "# ### end Alembic commands ###"
+    text = head + "def upgrade() -> None:\n" + "\n".join(reviewed) + "\n\ndef downgrade" + rest
+    revision.write_text(text)
+    return text
 
 
 def sync(project: Path) -> None:
