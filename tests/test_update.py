@@ -426,10 +426,16 @@ def test_features_are_removed_by_changing_answers(
     assert readme.replace("Owned by the orders team.\n\n", "") == (fresh / "README.md").read_text()
     expected = tree(fresh)
     del expected["README.md"]
-    # The project's first revision ran on its databases: the update keeps it, tables and all.
-    initial = "alembic/versions/0001_initial.py"
-    assert b'op.create_table(\n        "items"' in updated.pop(initial)
-    del expected[initial]
+    # The template's revisions ran on the project's databases: the update keeps them as they
+    # are, tables and all (a fresh copy without the features has them empty).
+    for revision_file, table in [
+        ("0001_initial.py", "items"),
+        ("0002_login_throttle.py", "login_throttle"),
+        ("0003_refresh_tokens.py", "refresh_tokens"),
+    ]:
+        kept = updated.pop(f"alembic/versions/{revision_file}")
+        assert f'op.create_table(\n        "{table}"'.encode() in kept
+        del expected[f"alembic/versions/{revision_file}"]
     assert updated == expected  # the feature files went, nothing else changed
     # As the README says: a revision of the team's drops the tables, then all checks pass.
     revision = autogenerate(project, server_url, "drop users and items")
