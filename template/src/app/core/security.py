@@ -1,6 +1,9 @@
-"""Password hashing and access tokens."""
+"""Password hashing, access tokens and refresh tokens."""
 
+import hashlib
+import hmac
 import re
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import anyio
@@ -71,3 +74,19 @@ def user_id_from_subject(subject: str) -> int:
     if not SUBJECT.fullmatch(subject) or int(subject) > MAX_INT:
         raise ValueError("not a user id")
     return int(subject)
+
+
+def new_refresh_token() -> str:
+    """256 random bits: unguessable, so a fast keyed hash protects it at rest (no Argon2)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str, settings: Settings) -> str:
+    """HMAC-SHA256 under a key derived from the JWT secret, never the secret itself.
+
+    A leaked table gives nothing to present; rotating `APP_JWT_SECRET` ends every session.
+    """
+    key = hmac.digest(
+        settings.jwt_secret.get_secret_value().encode(), b"refresh-token-hash", hashlib.sha256
+    )
+    return hmac.digest(key, token.encode(), hashlib.sha256).hex()

@@ -22,6 +22,11 @@ class UserCreate(BaseModel):
     password: str = Field(min_length=12, max_length=128, pattern=PRINTABLE)
 
 
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=128)
+    new_password: str = Field(min_length=12, max_length=128)
+
+
 class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -3,12 +3,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.core.exceptions import AuthenticationError, ConflictError
+from app.core.exceptions import AuthenticationError, ConflictError, DomainError
 from app.core.security import PasswordHasher, password_hash
 from app.models.user import User
 from app.repositories import users
-from app.schemas.user import UserCreate, normalize_email
-from app.services import login_throttle
+from app.schemas.user import PasswordChange, UserCreate, normalize_email
+from app.services import login_throttle, refresh_tokens
 
 # Checked against when the e-mail is unknown, so that a miss costs as much as a wrong password.
 UNKNOWN_USER_HASH = password_hash.hash("an unknown user's password")
@@ -20,6 +20,12 @@ class EmailAlreadyRegisteredError(ConflictError):
 
 class InvalidCredentialsError(AuthenticationError):
     message = "Incorrect email or password"
+
+
+class WrongCurrentPasswordError(DomainError):
+    """Not a 401: the access token is fine, the password typed is not."""
+
+    message = "Current password is incorrect"
 
 
 async def register_user(session: AsyncSession, passwords: PasswordHasher, data: UserCreate) -> User:
@@ -71,3 +77,18 @@ async def authenticate(
 
 async def get_user(session: AsyncSession, user_id: int) -> User | None:
     return await users.get_user(session, user_id)
+
+
+async def change_password(
+    session: AsyncSession, passwords: PasswordHasher, user: User, data: PasswordChange
+) -> None:
+    """Ends every session of the user: whoever else knew the old password is logged out.
+
+    Access tokens already issued stay valid until they expire (they are not looked up).
+    """
+    valid, _ = await passwords.verify_and_update(data.current_password, user.hashed_password)
+    if not valid:
+        raise WrongCurrentPasswordError
+    user.hashed_password = await passwords.hash(data.new_password)
+    await refresh_tokens.revoke_user(session, user.id)
+    await session.commit()
