@@ -149,6 +149,7 @@ pool_mode = transaction
 default_pool_size = {PGBOUNCER_SERVER_CONNECTIONS}
 max_client_conn = 500
 ignore_startup_parameters = extra_float_digits,options
+server_check_delay = 0
 logfile = {log}
 """
     )

@@ -16,6 +16,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -81,7 +82,9 @@ def database(
 ) -> Iterator[str]:
     """A migrated database of the test's own, and its URL through PgBouncer."""
     project = synced(variant)
-    name = f"load_{variant.id.replace('-', '_')}"
+    # A name of its own each time: PgBouncer may still pool server connections to a database
+    # of the same name that an earlier test dropped.
+    name = f"load_{uuid4().hex[:12]}"
     run_sql(project, server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     run_sql(project, server_url, f'CREATE DATABASE "{name}"')
     url = with_database(pgbouncer_url, name)
