@@ -587,9 +587,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             server.start()
 
         token = obtain_token(service)
-        answers = get_json(service.url + PATH, token), get_json(reference.url + PATH, token)
-        if not same_user(*answers):
-            raise BenchmarkError(f"the apps disagree on {PATH}: {answers}")
+        users = get_json(service.url + PATH, token), get_json(reference.url + PATH, token)
+        if not same_user(*users):
+            raise BenchmarkError(f"the apps disagree on {PATH}: {users}")
         say(
             f"service pool: {settings['pool_size']} + {settings['max_overflow']} overflow;"
             f" reference pool: {pool_size}; database {database}"
