@@ -269,8 +269,12 @@ class Round:
     p50_ms: float
     p99_ms: float
     max_ms: float
-    errors: int
+    error_kinds: dict[str, int]
     connections_opened: int
+
+    @property
+    def errors(self) -> int:
+        return sum(self.error_kinds.values())
 
     @property
     def rps(self) -> float:
@@ -303,7 +307,7 @@ def measure(app: Server, load: Load, seconds: int, console: SqlConsole, database
     # Backends report their session to the statistics when they first go idle or exit.
     time.sleep(1)
     after = int(console.value(sessions_sql))
-    errors = sum(result[key] for key in ("connect", "read", "write", "timeout", "non_2xx"))
+    kinds = ("non_2xx", "connect", "read", "write", "timeout")
     return Round(
         app=app.name,
         requests=result["requests"],
@@ -311,7 +315,7 @@ def measure(app: Server, load: Load, seconds: int, console: SqlConsole, database
         p50_ms=result["p50_us"] / 1000,
         p99_ms=result["p99_us"] / 1000,
         max_ms=result["max_us"] / 1000,
-        errors=errors,
+        error_kinds={kind: result[kind] for kind in kinds if result[kind]},
         connections_opened=after - before,
     )
 
@@ -404,6 +408,7 @@ def report(rounds: list[Round], warmups: list[Round], context: str, loads: list[
         print(
             f"  {item.app:<10} {item.rps:>9.0f} {item.p50_ms:>8.2f} {item.p99_ms:>8.2f}"
             f" {item.max_ms:>8.1f} {item.errors:>7} {item.connections_opened:>6}"
+            + "".join(f" {kind}: {count}" for kind, count in item.error_kinds.items())
         )
     print()
     header = (
@@ -426,8 +431,9 @@ def report(rounds: list[Round], warmups: list[Round], context: str, loads: list[
     print(f"ratio service/reference (median req/s): {medians[service] / medians[reference]:.2f}x")
     print(f"  per round pair: {', '.join(f'{r:.2f}' for r in paired)}")
     warmup_errors = sum(item.errors for item in warmups)
-    if warmup_errors:
-        print(f"errors during warm-up: {warmup_errors}")
+    for item in warmups:
+        if item.errors:
+            print(f"errors during {item.app}'s warm-up: {item.error_kinds}")
     before, after = loads
     print(f"load average (1, 5, 15 min): before {before}, after {after}; {os.cpu_count()} CPUs")
     return warmup_errors + sum(item.errors for item in rounds)
@@ -509,8 +515,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="bench-users-me-"))
     database = f"bench_users_me_{secrets.token_hex(4)}"
     with ExitStack() as cleanup:
-        if not args.keep:
-            cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
+        keep = args.keep  # and after errors: the servers' logs are there
+
+        def remove_folder() -> None:
+            if not keep:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        cleanup.callback(remove_folder)
         if args.project:
             project = args.project.resolve()
             subject = f"project {project}"
@@ -622,7 +633,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             + f"; reference pool {pool_size}"
         )
         errors = report(rounds, warmups, context, [load_before, load_after])
-        if args.keep:
+        keep = keep or errors > 0
+        if keep:
             say(f"kept the project (--project {project}) and logs in {folder}")
         for server in (service, reference):
             if server.process and server.process.poll() is not None:
