@@ -2,9 +2,11 @@
 
 It does the work the rendered service does for `GET /users/me` and nothing more: decode the
 bearer token (HS256 pinned; `exp`, `iss` and `aud` verified; the same claims required; `sub` an
-int), one primary-key lookup, a JSON answer with the same fields. It runs in the rendered
-project's environment (which has all four packages) under uvicorn, configured by BENCH_*
-variables; the benchmark starts it.
+int), one primary-key lookup, a JSON answer with the same fields. Its pool is asyncpg's as it
+comes (min = max = the service's pool size): releasing a connection resets it, a second round
+trip per request, and no transaction is opened. It runs in the rendered project's environment
+(which has all four packages) under uvicorn, configured by BENCH_* variables; the benchmark
+starts it.
 """
 
 import os
