@@ -526,11 +526,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             project = args.project.resolve()
             subject = f"project {project}"
         else:
-            say(f"rendering {PROJECT_NAME!r} {dict(args.data)} into {folder / 'project'}")
-            project = render(folder / "project", dict(args.data))
-            run(["uv", "sync"], project)
             answers = " ".join(f"{key}={value}" for key, value in args.data) or "defaults"
             subject = f"template {template_version()} ({answers})"
+            say(f"rendering {PROJECT_NAME!r} ({answers}) into {folder / 'project'}")
+            project = render(folder / "project", dict(args.data))
+            run(["uv", "sync"], project)
         service_python = interpreter(project)
         missing = missing_packages(service_python, project)
         reference_python = interpreter(project, missing) if missing else service_python
