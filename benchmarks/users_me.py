@@ -321,14 +321,18 @@ def measure(app: Server, load: Load, seconds: int, console: SqlConsole, database
 
 
 @contextmanager
-def pgbouncer(server_url: str, pool_size: int, folder: Path) -> Iterator[str]:
-    """PgBouncer in transaction mode in front of the server, as the template's tests run it."""
+def pgbouncer(server_url: str, pool_size: int) -> Iterator[str]:
+    """PgBouncer in transaction mode in front of the server, as the template's tests run it.
+
+    Its folder is a fresh one directly under the temporary directory: run as `postgres` (it
+    refuses root), PgBouncer could not enter a folder inside the benchmark's, private to root.
+    """
     binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
     if not Path(binary).exists():
         raise BenchmarkError("pgbouncer is not installed (Debian: apt-get install pgbouncer)")
     server = urllib.parse.urlsplit(server_url)
     user = server.username or "postgres"
-    folder.mkdir()
+    folder = Path(tempfile.mkdtemp(prefix="bench-pgbouncer-"))
     port = free_port()
     log = folder / "pgbouncer.log"
     (folder / "users.txt").write_text(f'"{user}" ""\n')
@@ -356,11 +360,12 @@ logfile = {log}
             shutil.chown(path, "postgres")
         command = ["runuser", "-u", "postgres", "--", *command]
     bouncer = Server("pgbouncer", command, folder, dict(os.environ), port, folder / "stdout.log")
-    bouncer.start()
     try:
+        bouncer.start()
         yield f"postgresql://{user}@127.0.0.1:{port}"
     finally:
         bouncer.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def interpreter(project: Path, extra: Sequence[str] = ()) -> list[str]:
@@ -552,10 +557,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         run(["uv", "run", "--no-sync", "alembic", "upgrade", "head"], project, service_env)
         settings = json.loads(run([*service_python, "-c", SETTINGS_PROBE], project, service_env))
         pool_size = args.reference_pool_size or settings["pool_size"] or 10
+        service_pool = (
+            f"{settings['pool_size']} + {settings['max_overflow']} overflow"
+            if settings["pool_size"]
+            else "none (NullPool)"
+        )
 
         if args.pgbouncer:
             bouncer_url = cleanup.enter_context(
-                pgbouncer(args.database_url, args.pgbouncer_pool_size or pool_size, folder / "pgb")
+                pgbouncer(args.database_url, args.pgbouncer_pool_size or pool_size)
             )
             service_env["APP_DATABASE_URL"] = f"{bouncer_url}/{database}"
         service_env |= dict(args.env)
@@ -602,7 +612,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not same_user(*users):
             raise BenchmarkError(f"the apps disagree on {PATH}: {users}")
         say(
-            f"service pool: {settings['pool_size']} + {settings['max_overflow']} overflow;"
+            f"service pool: {service_pool};"
             f" reference pool: {pool_size}; database {database}"
             + (" (service through PgBouncer)" if args.pgbouncer else "")
         )
@@ -628,7 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"GET {PATH}, {subject}:"
             f" wrk {args.connections} connections, {args.threads} threads,"
             f" {args.duration} s rounds after {args.warmup} s of warm-up;"
-            f" service pool {settings['pool_size']} + {settings['max_overflow']} overflow"
+            f" service pool {service_pool}"
             + (", through PgBouncer" if args.pgbouncer else "")
             + f"; reference pool {pool_size}"
         )
