@@ -552,7 +552,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             APP_TRUSTED_HOSTS='["127.0.0.1", "localhost"]',
             # Long enough for any run: one token serves every round.
             APP_ACCESS_TOKEN_TTL_MINUTES="1440",
-        )
+        ) | dict(args.env)
         say(f"migrating database {database}")
         run(["uv", "run", "--no-sync", "alembic", "upgrade", "head"], project, service_env)
         settings = json.loads(run([*service_python, "-c", SETTINGS_PROBE], project, service_env))
@@ -568,7 +568,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 pgbouncer(args.database_url, args.pgbouncer_pool_size or pool_size)
             )
             service_env["APP_DATABASE_URL"] = f"{bouncer_url}/{database}"
-        service_env |= dict(args.env)
 
         uvicorn = ["-m", "uvicorn", "--host", "127.0.0.1", *UVICORN_OPTIONS]
         port = free_port()
@@ -656,7 +655,7 @@ def profile(service: Server, load: Load, seconds: int, output: Path) -> None:
     """One more round of load on the service while py-spy samples it."""
     assert service.process is not None
     kind = {".svg": "flamegraph", ".json": "speedscope"}.get(output.suffix, "raw")
-    args = ["uvx", "py-spy", "record", "--pid", str(service.process.pid), "--format", kind]
+    args = ["uvx", "py-spy", "record", "--pid", str(service.process.pid), "--format", kind, "--gil"]
     args += [
         "--duration",
         str(int(seconds) + 2),
