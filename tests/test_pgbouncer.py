@@ -42,12 +42,16 @@ NULL_POOL = [
 SESSIONS, CONCURRENCY, REPEATS, PROCESSES = 300, 48, 8, 3
 JWT_SECRET = "load-test-secret-" + "x" * 32
 
-# Sessions from the service's own SessionLocal, each running the same statement REPEATS
+# Sessions from the service's own engine and sessionmaker, each running the same statement REPEATS
 # times (enough for psycopg to prepare it) in one transaction, as a request would.
 LOAD_SCRIPT = """
 import asyncio, collections, json, sys
 from sqlalchemy import literal, select
-from app.db.session import SessionLocal, engine
+from app.core.config import get_database_settings
+from app.db.session import make_engine, make_sessionmaker
+
+engine = make_engine(get_database_settings())
+SessionLocal = make_sessionmaker(engine)
 
 SESSIONS, CONCURRENCY, REPEATS = map(int, sys.argv[1:4])
 
@@ -158,7 +162,7 @@ def test_concurrent_http_requests_through_pgbouncer(
     with log.open("w") as output:
         server = subprocess.Popen(
             [
-                *("uv", "run", "--no-sync", "uvicorn", "app.main:app"),
+                *("uv", "run", "--no-sync", "uvicorn", "app.asgi:app"),
                 *("--port", str(port), "--workers", str(PROCESSES)),
             ],
             cwd=project,

@@ -1,5 +1,8 @@
 """Every combination of answers renders, and passes the static checks."""
 
+import ipaddress
+import json
+import os
 import re
 import subprocess
 import tomllib
@@ -13,8 +16,9 @@ from tests.conftest import REPO_ROOT, render, run
 from tests.idioms import find_forbidden, text_files
 from tests.variants import ALL_VARIANTS, FULL_VARIANTS, Variant
 
-# "}}" alone is an ordinary end of nested dicts in Python, so it is not looked for.
-JINJA_LEFTOVER = re.compile(r"\{\{|\{%|%\}|\{#")
+# "}}" alone is an ordinary end of nested dicts in Python, so it is not looked for; "${{" opens
+# a GitHub Actions expression.
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#")
 RUFF = str(REPO_ROOT / ".venv" / "bin" / "ruff")
 CHECK_JSONSCHEMA = str(REPO_ROOT / ".venv" / "bin" / "check-jsonschema")
 
@@ -81,16 +85,23 @@ def test_files_follow_the_toggles(rendered, variant: Variant) -> None:
     assert ("tests/test_items.py" in files) == variant.example_resource
     assert ("jwt_secret" in source) == variant.auth
     for package in ["models", "schemas", "services", "repositories"]:
-        assert (app / package).exists() == variant.has_models
-    assert ("alembic/versions/0001_initial.py" in files) == variant.has_models
+        assert (app / package / "__init__.py").exists()  # the layout, even when empty
+    assert "tests/test_migrations.py" in files  # the drift test, in every variant
+    assert "alembic/versions/0001_initial.py" in files  # the root of every later revision
+    assert ("tests/factories.py" in files) == variant.has_models
     assert ("NullPool" in source) == (variant.db_pool == "null")
     assert ("pool_size" in source) == (variant.db_pool == "queue")
     assert f"postgresql+{variant.db_driver}" in source
-    assert ".env" not in files
-    assert ".env.example" in files
+    assert {".env", ".env.example"} <= files
+    assert ".env" in (project / ".gitignore").read_text().splitlines()
     assert ".pre-commit-config.yaml" in files
     for docker_file in ["Dockerfile", ".dockerignore", "compose.yaml"]:
         assert (docker_file in files) == variant.docker
+    assert {"Makefile", "renovate.json"} <= files
+    assert (".github/workflows/ci.yml" in files) == (variant.ci == "github")
+    assert (".github/workflows/template-update.yml" in files) == (variant.ci == "github")
+    assert (".github/workflows/image.yml" in files) == (variant.ci == "github" and variant.docker)
+    assert (".gitlab-ci.yml" in files) == (variant.ci == "gitlab")
 
 
 @pytest.mark.parametrize(
@@ -106,10 +117,26 @@ def test_compose_file_is_valid(rendered, docker_variant: Variant) -> None:
     assert ("@pgbouncer:" in api_url) == (variant.db_pool == "null")
     assert "@db:" in services["migrate"]["environment"]["APP_DATABASE_URL"]
     assert ("APP_JWT_SECRET" in services["api"]["environment"]) == variant.auth
+    # One image: api builds it, migrate runs it and never pulls it.
+    assert [name for name, service in services.items() if "build" in service] == ["api"]
+    assert services["migrate"]["image"] == services["api"]["image"]
+    assert services["migrate"]["pull_policy"] == "never"
+    assert "restart" not in services["migrate"]  # a one-shot job
+    for name in services.keys() - {"migrate"}:
+        assert services[name]["restart"] == "unless-stopped", name
+        assert "healthcheck" in services[name], name
+    api = services["api"]
+    assert ("pgbouncer" in api["depends_on"]) == (variant.db_pool == "null")
+    if variant.db_pool == "null":
+        assert api["depends_on"]["pgbouncer"] == {"condition": "service_healthy"}
+    assert "api" in json.loads(api["environment"]["APP_TRUSTED_HOSTS"])
+    [network] = yaml.safe_load(compose.read_text())["networks"]["default"]["ipam"]["config"]
+    proxies = ipaddress.ip_network(api["environment"]["FORWARDED_ALLOW_IPS"])
+    assert proxies.subnet_of(ipaddress.ip_network(network["subnet"]))
 
 
 def test_covering_set_covers_every_pair() -> None:
-    questions = ["db_driver", "db_pool", "auth", "example_resource", "docker"]
+    questions = ["db_driver", "db_pool", "auth", "example_resource", "docker", "ci"]
     for question in questions:
         values = {getattr(v, question) for v in ALL_VARIANTS}
         assert {getattr(v, question) for v in FULL_VARIANTS} == values, question
@@ -117,6 +144,10 @@ def test_covering_set_covers_every_pair() -> None:
         pairs = {(getattr(v, first), getattr(v, second)) for v in ALL_VARIANTS}
         covered = {(getattr(v, first), getattr(v, second)) for v in FULL_VARIANTS}
         assert covered == pairs, (first, second)
+    # The static checks meet every CI choice with every value of every other question.
+    for question in questions[:-1]:
+        pairs = {(v.ci, getattr(v, question)) for v in ALL_VARIANTS}
+        assert len(pairs) == 3 * len({getattr(v, question) for v in ALL_VARIANTS}), question
 
 
 def test_idiom_guard_names_file_and_line(tmp_path: Path) -> None:
@@ -147,6 +178,61 @@ def test_unusable_project_names_are_refused(
             unsafe=True,
             quiet=True,
         )
+
+
+@pytest.mark.parametrize("name", ["FastAPI", "SQLAlchemy", "pydantic settings", "Alembic"])
+def test_names_of_dependencies_are_refused(
+    copier_template: Path, tmp_path: Path, name: str
+) -> None:
+    """A project named like one of its dependencies could not be installed (uv sync fails)."""
+    with pytest.raises(ValueError, match="is a package the service depends on"):
+        run_copy(
+            str(copier_template),
+            tmp_path,
+            data={"project_name": name},
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+        )
+
+
+def test_env_file_has_a_fresh_secret_and_the_readme_database(
+    copier_template: Path, tmp_path: Path
+) -> None:
+    first = render(copier_template, tmp_path / "first", Variant())
+    second = render(copier_template, tmp_path / "second", Variant())
+
+    def env(project: Path) -> dict[str, str]:
+        lines = (project / ".env").read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+    secret = env(first)["APP_JWT_SECRET"]
+    assert len(secret) >= 64
+    assert secret != env(second)["APP_JWT_SECRET"]
+    assert secret not in (first / ".env.example").read_text()
+    database_url = env(first)["APP_DATABASE_URL"]
+    assert database_url.endswith("/demo_service")
+    assert "createdb -h localhost -U postgres demo_service" in (first / "README.md").read_text()
+
+
+def test_author_defaults_come_from_git(copier_template: Path, tmp_path: Path) -> None:
+    gitconfig = tmp_path / "gitconfig"
+    gitconfig.write_text("[user]\n\tname = Ada Lovelace\n\temail = ada@example.org\n")
+    env = {"GIT_CONFIG_GLOBAL": str(gitconfig), "GIT_CONFIG_NOSYSTEM": "1"}
+    result = subprocess.run(
+        [
+            *(str(REPO_ROOT / ".venv" / "bin" / "copier"), "copy", "--trust", "--defaults"),
+            *("--data", "project_name=Demo", str(copier_template), tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=os.environ | env,
+    )
+
+    assert result.returncode == 0, result.stderr
+    pyproject = tomllib.loads((tmp_path / "out" / "pyproject.toml").read_text())
+    assert pyproject["project"]["authors"] == [{"name": "Ada Lovelace", "email": "ada@example.org"}]
 
 
 def test_invalid_author_email_is_refused(copier_template: Path, tmp_path: Path) -> None:

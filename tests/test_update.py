@@ -1,12 +1,14 @@
-"""`copier update` from the previous release to this working tree keeps every local edit.
+"""`copier update` from earlier releases to this working tree keeps every local edit.
 
-A temporary git repository holds the template at the previous release (tagged) and at the
-working tree (tagged with the version at the top of CHANGELOG.md), plus a later patch release
-to show that the `_migrations` entry runs only when crossing its version.
+A temporary git repository holds the template at each release of CHANGELOG.md, exported from
+this repository's history (each at its release commit, found as `scripts/tag_releases.py`
+finds it, so no tag is needed here), then the working tree, then a later patch release that
+shows the `_migrations` entry runs only when crossing its version. The same script tags it.
 """
 
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -17,24 +19,23 @@ import pytest
 import yaml
 from copier import run_copy, run_update
 
-from tests.conftest import REPO_ROOT, TEMPLATE_PATHS, project_env, run
+from scripts.tag_releases import changelog_versions, release_commits, tag_releases
+from tests.conftest import REPO_ROOT, TEMPLATE_PATHS, project_env, run, run_sql, with_database
 
-# The release before this one: its tag and its commit in this repository's history.
-# When releasing, move these to the release being made (see README, "Releasing").
-PREVIOUS_RELEASE = "v0.1.0"
-PREVIOUS_COMMIT = "2d863a2fbb151b88cdecb73c20e2488e6edbbf2c"
+# Newest first. The top entry is the version this working tree becomes.
+VERSIONS = changelog_versions((REPO_ROOT / "CHANGELOG.md").read_text())
+CURRENT_RELEASE, PREVIOUS_RELEASE = VERSIONS[0], VERSIONS[1]
+# v0.2.0 renamed APP_ALLOWED_HOSTS (with a `_migrations` step) and added the `docker` question:
+# the scenarios that exercise those changes start from the release before it.
+FIRST_RELEASE = "v0.1.0"
 PATCH_RELEASE = "v99.0.1"  # a later release built here, for the "runs once" check
+# What the temporary repository holds of each release: the template and its CHANGELOG.
+RELEASE_PATHS = (*TEMPLATE_PATHS, "CHANGELOG.md")
 
 CONFLICT_MARKER = "<<<<<<< before updating"
-
-
-def current_version() -> str:
-    match = re.search(r"^## (v\d+\.\d+\.\d+)", (REPO_ROOT / "CHANGELOG.md").read_text(), re.M)
-    assert match, "CHANGELOG.md must start its entries with '## vX.Y.Z'"
-    return match.group(1)
-
-
-CURRENT_RELEASE = current_version()
+COPIER = str(REPO_ROOT / ".venv" / "bin" / "copier")
+# Explicit, so that the defaults (from the machine's git config since v0.3.0) cannot differ.
+AUTHOR = {"author_name": "Demo Team", "author_email": "demo@example.com"}
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -46,29 +47,32 @@ def commit_all(cwd: Path, message: str) -> None:
     git(cwd, "commit", "-q", "--allow-empty", "-m", message)
 
 
-def export_previous_release(destination: Path) -> None:
+def export_release(commit: str, destination: Path) -> None:
+    """Write the template as it was at `commit` of this repository into `destination`."""
     archive = subprocess.run(
-        ["git", "archive", "--format=tar", PREVIOUS_COMMIT],
+        ["git", "archive", "--format=tar", commit],
         cwd=REPO_ROOT,
         capture_output=True,
-        check=False,
+        check=True,
     )
-    assert archive.returncode == 0, (
-        f"{PREVIOUS_RELEASE} ({PREVIOUS_COMMIT}) is not in this clone's history; "
-        f"fetch it (git fetch --unshallow):\n{archive.stderr.decode()}"
-    )
+    for name in RELEASE_PATHS:
+        remove(destination / name)
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        members = [m for m in tar.getmembers() if m.name.split("/")[0] in TEMPLATE_PATHS]
+        members = [m for m in tar.getmembers() if m.name.split("/")[0] in RELEASE_PATHS]
         tar.extractall(destination, members=members, filter="data")
 
 
+def remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
 def replace_with_working_tree(repo: Path) -> None:
-    for name in TEMPLATE_PATHS:
+    for name in RELEASE_PATHS:
         path = repo / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+        remove(path)
         source = REPO_ROOT / name
         if source.is_dir():
             ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -79,18 +83,33 @@ def replace_with_working_tree(repo: Path) -> None:
 
 @pytest.fixture(scope="module")
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    commits = release_commits(REPO_ROOT)
+    missing = [version for version in VERSIONS[1:] if version not in commits]
+    assert not missing, (
+        f"no release commit for {missing} in this clone's history (git fetch --unshallow)"
+    )
     repo = tmp_path_factory.mktemp("template-history")
     git(repo, "init", "-q")
-    export_previous_release(repo)
-    commit_all(repo, f"Release {PREVIOUS_RELEASE}")
-    git(repo, "tag", PREVIOUS_RELEASE)
+    for version in reversed(VERSIONS[1:]):
+        export_release(commits[version], repo)
+        commit_all(repo, f"Release {version}")
     replace_with_working_tree(repo)
     commit_all(repo, f"Release {CURRENT_RELEASE}")
-    git(repo, "tag", CURRENT_RELEASE)
     readme = repo / "template" / "README.md.jinja"
     readme.write_text(readme.read_text() + "\nPatched.\n")
+    changelog = repo / "CHANGELOG.md"
+    changelog.write_text(
+        changelog.read_text().replace(
+            f"## {CURRENT_RELEASE}\n",
+            f"## {PATCH_RELEASE}\n\n- Patched.\n\n## {CURRENT_RELEASE}\n",
+            1,
+        )
+    )
     commit_all(repo, f"Release {PATCH_RELEASE}")
-    git(repo, "tag", PATCH_RELEASE)
+
+    tagged = tag_releases(repo)
+
+    assert [release.version for release in tagged] == [PATCH_RELEASE, *VERSIONS]
     return repo
 
 
@@ -100,7 +119,7 @@ def copy(template_repo: Path, destination: Path, version: str, **data: object) -
         str(template_repo),
         destination,
         vcs_ref=version,
-        data={"project_name": "Demo Service", **data},
+        data={"project_name": "Demo Service", **AUTHOR, **data},
         defaults=True,
         unsafe=True,
         quiet=True,
@@ -124,10 +143,11 @@ def update(project: Path, version: str, **data: object) -> None:
 
 
 def tree(root: Path) -> dict[str, bytes]:
+    """The project's files, less `.env`: written once by `copier copy` with a fresh secret."""
     return {
         path.relative_to(root).as_posix(): path.read_bytes()
         for path in sorted(root.rglob("*"))
-        if path.is_file() and ".git" not in path.relative_to(root).parts
+        if path.is_file() and ".git" not in path.relative_to(root).parts and path.name != ".env"
     }
 
 
@@ -141,27 +161,41 @@ def conflicted_files(project: Path) -> list[str]:
     return [name for name, content in tree(project).items() if marker.search(content)]
 
 
-def test_versions_are_ordered() -> None:
-    def key(version: str) -> tuple[int, ...]:
-        return tuple(int(part) for part in version.lstrip("v").split("."))
-
-    assert key(PREVIOUS_RELEASE) < key(CURRENT_RELEASE) < key(PATCH_RELEASE)
-
-
-@pytest.mark.slow
-def test_untouched_project_updates_to_a_fresh_copy(template_repo: Path, tmp_path: Path) -> None:
-    old = copy(template_repo, tmp_path / "old", PREVIOUS_RELEASE)
+@pytest.mark.parametrize("start", VERSIONS[1:])
+def test_untouched_project_updates_to_a_fresh_copy(
+    template_repo: Path, tmp_path: Path, start: str
+) -> None:
+    old = copy(template_repo, tmp_path / "old", start)
     fresh = copy(template_repo, tmp_path / "fresh", CURRENT_RELEASE)
 
     update(old, CURRENT_RELEASE)
 
     assert answers(old)["_commit"] == CURRENT_RELEASE
     assert tree(old) == tree(fresh)
-    run(["uv", "sync", "-q"], cwd=old)
-    run(["uv", "run", "--no-sync", "ruff", "check"], cwd=old)
-    run(["uv", "run", "--no-sync", "ruff", "format", "--check"], cwd=old)
-    run(["uv", "run", "--no-sync", "mypy"], cwd=old)
-    run(["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"], cwd=old)
+
+
+def check_project(project: Path, server_url: str) -> str:
+    """What a team runs after an update: install, lint, type-check, test; pytest's output."""
+    run(["uv", "sync", "-q"], cwd=project)
+    run(["uv", "run", "--no-sync", "ruff", "check"], cwd=project)
+    run(["uv", "run", "--no-sync", "ruff", "format", "--check"], cwd=project)
+    run(["uv", "run", "--no-sync", "mypy"], cwd=project)
+    return run(
+        ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=project_env(TEST_DATABASE_URL=server_url),
+    )
+
+
+@pytest.mark.slow
+def test_project_updated_from_the_previous_release_passes_its_checks(
+    template_repo: Path, tmp_path: Path, server_url: str
+) -> None:
+    project = copy(template_repo, tmp_path / "project", PREVIOUS_RELEASE)
+
+    update(project, CURRENT_RELEASE)
+
+    assert " passed" in check_project(project, server_url)
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -171,9 +205,10 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def test_local_edits_elsewhere_survive_the_update(template_repo: Path, tmp_path: Path) -> None:
-    project = copy(template_repo, tmp_path / "project", PREVIOUS_RELEASE)
+    project = copy(template_repo, tmp_path / "project", FIRST_RELEASE)
     config = project / "src" / "app" / "core" / "config.py"
-    edit(config, "@lru_cache", "ORDER_LIMIT = 50\n\n\n@lru_cache")
+    exceptions = project / "src" / "app" / "core" / "exceptions.py"
+    edit(exceptions, "class NotFoundError", "ORDER_LIMIT = 50\n\n\nclass NotFoundError")
     edit(project / "README.md", "## Set up", "Owned by the orders team.\n\n## Set up")
     edit(
         project / "src" / "app" / "main.py",
@@ -191,7 +226,7 @@ def test_local_edits_elsewhere_survive_the_update(template_repo: Path, tmp_path:
     update(project, CURRENT_RELEASE)
 
     assert conflicted_files(project) == []
-    assert "ORDER_LIMIT = 50" in config.read_text()
+    assert "ORDER_LIMIT = 50" in exceptions.read_text()
     assert "trusted_hosts" in config.read_text()  # the template's change arrived too
     assert "Owned by the orders team." in (project / "README.md").read_text()
     assert "## Updating from the template" in (project / "README.md").read_text()
@@ -204,7 +239,7 @@ def test_local_edits_elsewhere_survive_the_update(template_repo: Path, tmp_path:
 
 
 def test_conflicting_edit_keeps_both_sides_inline(template_repo: Path, tmp_path: Path) -> None:
-    project = copy(template_repo, tmp_path / "project", PREVIOUS_RELEASE)
+    project = copy(template_repo, tmp_path / "project", FIRST_RELEASE)
     config = project / "src" / "app" / "core" / "config.py"
     edit(
         config,
@@ -223,7 +258,7 @@ def test_conflicting_edit_keeps_both_sides_inline(template_repo: Path, tmp_path:
 
 
 def test_new_question_takes_its_default(template_repo: Path, tmp_path: Path) -> None:
-    project = copy(template_repo, tmp_path / "project", PREVIOUS_RELEASE)
+    project = copy(template_repo, tmp_path / "project", FIRST_RELEASE)
     assert "docker" not in answers(project)
 
     update(project, CURRENT_RELEASE)
@@ -255,7 +290,7 @@ ENV_FILE = 'APP_DATABASE_URL=postgresql://localhost/demo\nAPP_ALLOWED_HOSTS=["ap
 def test_migration_renames_the_setting_in_env_when_crossing_its_version(
     template_repo: Path, tmp_path: Path
 ) -> None:
-    project = copy(template_repo, tmp_path / "project", PREVIOUS_RELEASE)
+    project = copy(template_repo, tmp_path / "project", FIRST_RELEASE)
     (project / ".env").write_text(ENV_FILE)  # ignored by git, owned by the project
 
     update(project, CURRENT_RELEASE)
@@ -277,11 +312,10 @@ def test_migration_does_not_run_again_after_its_version(
 
 def test_check_update_reports_a_newer_version(template_repo: Path, tmp_path: Path) -> None:
     project = copy(template_repo, tmp_path / "project", PREVIOUS_RELEASE)
-    copier = str(REPO_ROOT / ".venv" / "bin" / "copier")
 
     def check_update(*options: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [copier, "check-update", *options],
+            [COPIER, "check-update", *options],
             cwd=project,
             env=project_env(),
             capture_output=True,
@@ -296,3 +330,125 @@ def test_check_update_reports_a_newer_version(template_repo: Path, tmp_path: Pat
     assert report["update_available"] is True
     assert report["current_version"] == PREVIOUS_RELEASE.lstrip("v")
     assert report["latest_version"] == PATCH_RELEASE.lstrip("v")
+
+
+def copier_cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The copier command as a team runs it (not the API): its messages go to stderr."""
+    return subprocess.run(
+        [COPIER, *args],
+        cwd=project,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+
+
+def test_conflicts_after_an_update_are_spelled_out(template_repo: Path, tmp_path: Path) -> None:
+    """Copier exits 0 on a conflict: its closing message says how to find and resolve it."""
+    project = copy(template_repo, tmp_path / "project", FIRST_RELEASE)
+    edit(
+        project / "src" / "app" / "core" / "config.py",
+        'allowed_hosts: list[str] = ["localhost", "127.0.0.1"]',
+        'allowed_hosts: list[str] = ["api.example.com"]',
+    )
+    commit_all(project, "Production hosts")
+
+    result = copier_cli(project, "update", "--trust", "--defaults")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    message = result.stderr
+    assert f"Updated to template version {PATCH_RELEASE}. Before you commit:" in message
+    for step in ("git status", "git diff --check", "git diff HEAD -- .copier-answers.yml"):
+        assert step in message
+    assert f"the template's CHANGELOG.md ({template_repo})" in " ".join(message.split())
+    # What the message tells the user to run finds the conflict and the version crossed.
+    status = git(project, "status", "--porcelain")
+    assert "UU src/app/core/config.py" in status.splitlines()
+    check = subprocess.run(
+        ["git", "diff", "--check"], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert check.returncode != 0
+    assert "src/app/core/config.py" in check.stdout
+    assert "leftover conflict marker" in check.stdout
+    answers_diff = git(project, "diff", "HEAD", "--", ".copier-answers.yml")
+    assert f"-_commit: {FIRST_RELEASE}" in answers_diff
+    assert f"+_commit: {PATCH_RELEASE}" in answers_diff
+
+
+TEAM_MODULE = '''"""Limits the orders team set."""
+
+ORDER_LIMIT = 50
+'''
+
+
+@pytest.mark.slow
+def test_features_are_removed_by_changing_answers(
+    template_repo: Path, tmp_path: Path, server_url: str
+) -> None:
+    """`update --data auth=false --data example_resource=false`, as the README says."""
+    project = copy(template_repo, tmp_path / "project", CURRENT_RELEASE)
+    edit(project / "README.md", "## Set up", "Owned by the orders team.\n\n## Set up")
+    (project / "src" / "app" / "core" / "limits.py").write_text(TEAM_MODULE)
+    commit_all(project, "Team work")
+    fresh = copy(
+        template_repo,
+        tmp_path / "fresh",
+        CURRENT_RELEASE,
+        auth=False,
+        example_resource=False,
+    )
+
+    result = copier_cli(
+        project,
+        "update",
+        "--trust",
+        "--defaults",
+        "--vcs-ref",
+        CURRENT_RELEASE,
+        "--data",
+        "auth=false",
+        "--data",
+        "example_resource=false",
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert answers(project)["auth"] is False
+    assert answers(project)["example_resource"] is False
+    assert conflicted_files(project) == []
+    updated = tree(project)
+    assert updated.pop("src/app/core/limits.py").decode() == TEAM_MODULE
+    readme = updated.pop("README.md").decode()
+    assert "Owned by the orders team.\n\n## Set up" in readme
+    assert readme.replace("Owned by the orders team.\n\n", "") == (fresh / "README.md").read_text()
+    expected = tree(fresh)
+    del expected["README.md"]
+    # The project's first revision ran on its databases: the update keeps it, tables and all.
+    initial = "alembic/versions/0001_initial.py"
+    assert b'op.create_table(\n        "items"' in updated.pop(initial)
+    del expected[initial]
+    assert updated == expected  # the feature files went, nothing else changed
+    # As the README says: a revision of the team's drops the tables, then all checks pass.
+    revision = autogenerate(project, server_url, "drop users and items")
+    assert 'op.drop_table("items")' in revision
+    assert 'op.drop_table("users")' in revision
+    assert "passed" in check_project(project, server_url)
+
+
+def autogenerate(project: Path, server_url: str, message: str) -> str:
+    """`alembic revision --autogenerate` against a database migrated to head; the revision."""
+    name = f"autogenerate_{project.name}_{os.getpid()}"
+    run(["uv", "sync", "-q"], cwd=project)
+    run_sql(project, server_url, f'DROP DATABASE IF EXISTS "{name}"')
+    run_sql(project, server_url, f'CREATE DATABASE "{name}"')
+    env = project_env(APP_DATABASE_URL=with_database(server_url, name))
+    try:
+        run(["uv", "run", "--no-sync", "alembic", "upgrade", "head"], cwd=project, env=env)
+        command = ["alembic", "revision", "--autogenerate", "-m", message]
+        run(["uv", "run", "--no-sync", *command], cwd=project, env=env)
+    finally:
+        run_sql(project, server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    slug = message.replace(" ", "_")
+    (revision,) = (project / "alembic" / "versions").glob(f"*_{slug}.py")
+    return revision.read_text()

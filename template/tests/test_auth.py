@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-from fastapi import status
+from fastapi import FastAPI, status
 from httpx import AsyncClient
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.core.config import Settings
 from app.core.security import JWT_ALGORITHM, create_access_token
 from app.db.session import get_db
-from app.main import app
 from app.models.user import User
 from tests.factories import PASSWORD, create_user
 
@@ -66,7 +65,7 @@ async def test_register_validates_input(client: AsyncClient, payload: dict[str, 
 
 
 async def test_racing_registrations_of_one_email_give_one_user(
-    client: AsyncClient, engine: AsyncEngine
+    app: FastAPI, client: AsyncClient, engine: AsyncEngine
 ) -> None:
     """Two requests on two real connections: the unique index lets exactly one through."""
     sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

@@ -1,12 +1,11 @@
 from collections.abc import AsyncIterator
 
-from fastapi import status
+from fastapi import FastAPI, status
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.config import Settings, get_settings, to_driver_url
+from app.core.config import Settings, to_driver_url
 from app.db.session import get_db, make_engine
-from app.main import app
 
 
 async def test_live_does_no_io(client: AsyncClient) -> None:
@@ -24,7 +23,7 @@ async def test_ready_checks_the_database(client: AsyncClient) -> None:
 
 
 async def test_ready_is_503_with_a_safe_message_when_the_database_is_down(
-    client: AsyncClient, settings: Settings
+    app: FastAPI, client: AsyncClient, settings: Settings
 ) -> None:
     nothing_listens = to_driver_url("postgresql://postgres@127.0.0.1:1/app")
     engine = make_engine(settings.model_copy(update={"database_url": nothing_listens}))
@@ -50,8 +49,8 @@ async def test_unknown_host_is_refused(client: AsyncClient) -> None:
     assert response.status_code == status.HTTP_400_BAD_REQUEST
 
 
-async def test_cors_allows_only_configured_origins(client: AsyncClient) -> None:
-    origin = get_settings().cors_origins[0]
+async def test_cors_allows_only_configured_origins(client: AsyncClient, settings: Settings) -> None:
+    origin = settings.cors_origins[0]
     allowed = await client.get("/health/live", headers={"Origin": origin})
     other = await client.get("/health/live", headers={"Origin": "https://evil.example.com"})
 

@@ -1,4 +1,4 @@
-"""Runs migrations with the app's own settings and engine configuration."""
+"""Runs migrations with the app's engine configuration; it needs only the database settings."""
 
 import asyncio
 from logging.config import fileConfig
@@ -6,10 +6,8 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection
 
-{% if auth or example_resource -%}
 import app.models  # noqa: F401  (registers every table on Base.metadata)
-{% endif -%}
-from app.core.config import get_settings
+from app.core.config import get_database_settings
 from app.db.base import Base
 from app.db.session import make_engine
 
@@ -20,7 +18,7 @@ target_metadata = Base.metadata
 def run_migrations_offline() -> None:
     """`alembic upgrade --sql`: print the SQL instead of running it."""
     context.configure(
-        url=get_settings().database_url,
+        url=get_database_settings().database_url,
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
@@ -36,7 +34,7 @@ def run_migrations(connection: Connection) -> None:
 
 
 async def run_migrations_online() -> None:
-    engine = make_engine(get_settings())
+    engine = make_engine(get_database_settings())
     async with engine.connect() as connection:
         await connection.run_sync(run_migrations)
     await engine.dispose()
