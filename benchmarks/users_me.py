@@ -194,6 +194,22 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time of the server's processes (Linux /proc; else None)."""
+        if self.process is None or not Path("/proc/self/stat").exists():
+            return None
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                # After "(comm)": state ppid pgrp ... utime stime are fields 14 and 15.
+                fields = stat.read_text().rpartition(")")[2].split()
+            except OSError:
+                continue  # gone in the meantime
+            if int(fields[2]) == self.process.pid:  # its process group, children included
+                total += int(fields[11]) + int(fields[12])
+        return total / ticks
+
 
 class SqlConsole:
     """benchmarks/sql_console.py, kept open: one statement per line, one JSON value back."""
@@ -271,6 +287,13 @@ class Round:
     max_ms: float
     error_kinds: dict[str, int]
     connections_opened: int
+    cpu_seconds: float | None = None
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        if self.cpu_seconds is None or not self.requests:
+            return None
+        return self.cpu_seconds * 1000 / self.requests
 
     @property
     def errors(self) -> int:
@@ -303,7 +326,9 @@ class Load:
 def measure(app: Server, load: Load, seconds: int, console: SqlConsole, database: str) -> Round:
     sessions_sql = f"SELECT sessions FROM pg_stat_database WHERE datname = '{database}'"
     before = int(console.value(sessions_sql))
+    cpu_before = app.cpu_seconds()
     result = load.run(app.url, seconds)
+    cpu_after = app.cpu_seconds()
     # Backends report their session to the statistics when they first go idle or exit.
     time.sleep(1)
     after = int(console.value(sessions_sql))
@@ -317,6 +342,7 @@ def measure(app: Server, load: Load, seconds: int, console: SqlConsole, database
         max_ms=result["max_us"] / 1000,
         error_kinds={kind: result[kind] for kind in kinds if result[kind]},
         connections_opened=after - before,
+        cpu_seconds=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
     )
 
 
@@ -400,6 +426,10 @@ def template_version() -> str:
     return described.stdout.strip() or "unknown"
 
 
+def cpu_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def report(rounds: list[Round], warmups: list[Round], context: str, loads: list[str]) -> int:
     """Print the table; return the number of errors (warm-up rounds included)."""
     median = statistics.median
@@ -408,33 +438,44 @@ def report(rounds: list[Round], warmups: list[Round], context: str, loads: list[
     print(context)
     print("per round:")
     columns = f"{'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7} {'conns':>6}"
-    print(f"  {'app':<10} {columns}")
+    print(f"  {'app':<10} {columns} {'cpu ms/req':>10}")
     for item in rounds:
         print(
             f"  {item.app:<10} {item.rps:>9.0f} {item.p50_ms:>8.2f} {item.p99_ms:>8.2f}"
             f" {item.max_ms:>8.1f} {item.errors:>7} {item.connections_opened:>6}"
+            f" {cpu_text(item.cpu_ms_per_request):>10}"
             + "".join(f" {kind}: {count}" for kind, count in item.error_kinds.items())
         )
     print()
     header = (
         f"{'app':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'conns opened':>13}"
+        f" {'cpu ms/req':>10}"
     )
     print(f"median of {len(rounds) // 2} rounds each (errors and connections: totals):")
     print(header)
     medians: dict[str, float] = {}
+    cpu_medians: dict[str, float | None] = {}
     for name in names:
         mine = [item for item in rounds if item.app == name]
         medians[name] = median([item.rps for item in mine])
+        cpu = [i.cpu_ms_per_request for i in mine if i.cpu_ms_per_request is not None]
+        cpu_medians[name] = median(cpu) if cpu else None
         print(
             f"{name:<10} {medians[name]:>9.0f} {median([i.p50_ms for i in mine]):>8.2f}"
             f" {median([i.p99_ms for i in mine]):>8.2f} {sum(i.errors for i in mine):>7}"
-            f" {sum(i.connections_opened for i in mine):>13}"
+            f" {sum(i.connections_opened for i in mine):>13} {cpu_text(cpu_medians[name]):>10}"
         )
     service, reference = names
     paired = [rounds[i].rps / rounds[i + 1].rps for i in range(0, len(rounds) - 1, 2)]
     print()
     print(f"ratio service/reference (median req/s): {medians[service] / medians[reference]:.2f}x")
     print(f"  per round pair: {', '.join(f'{r:.2f}' for r in paired)}")
+    service_cpu, reference_cpu = cpu_medians[service], cpu_medians[reference]
+    if service_cpu and reference_cpu:
+        print(
+            f"CPU per request, reference/service (the apps' own processes): "
+            f"{reference_cpu / service_cpu:.2f}x"
+        )
     warmup_errors = sum(item.errors for item in warmups)
     for item in warmups:
         if item.errors:
