@@ -88,6 +88,9 @@ def test_files_follow_the_toggles(rendered, variant: Variant) -> None:
         assert (app / package / "__init__.py").exists()  # the layout, even when empty
     assert "tests/test_migrations.py" in files  # the drift test, in every variant
     assert "alembic/versions/0001_initial.py" in files  # the root of every later revision
+    # Empty without auth: turning auth off must not take away a revision a database has run.
+    assert "alembic/versions/0002_login_throttle.py" in files
+    assert ("src/app/services/login_throttle.py" in files) == variant.auth
     assert ("tests/factories.py" in files) == variant.has_models
     assert ("NullPool" in source) == (variant.db_pool == "null")
     assert ("pool_size" in source) == (variant.db_pool == "queue")

@@ -13,6 +13,8 @@ import re
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -424,10 +426,16 @@ def test_features_are_removed_by_changing_answers(
     assert readme.replace("Owned by the orders team.\n\n", "") == (fresh / "README.md").read_text()
     expected = tree(fresh)
     del expected["README.md"]
-    # The project's first revision ran on its databases: the update keeps it, tables and all.
-    initial = "alembic/versions/0001_initial.py"
-    assert b'op.create_table(\n        "items"' in updated.pop(initial)
-    del expected[initial]
+    # The template's revisions ran on the project's databases: the update keeps them as they
+    # are, tables and all (a fresh copy without the features has them empty).
+    for revision_file, table in [
+        ("0001_initial.py", "items"),
+        ("0002_login_throttle.py", "login_throttle"),
+        ("0003_refresh_tokens.py", "refresh_tokens"),
+    ]:
+        kept = updated.pop(f"alembic/versions/{revision_file}")
+        assert f'op.create_table(\n        "{table}"'.encode() in kept
+        del expected[f"alembic/versions/{revision_file}"]
     assert updated == expected  # the feature files went, nothing else changed
     # As the README says: a revision of the team's drops the tables, then all checks pass.
     revision = autogenerate(project, server_url, "drop users and items")
@@ -451,4 +459,124 @@ def autogenerate(project: Path, server_url: str, message: str) -> str:
         run_sql(project, server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     slug = message.replace(" ", "_")
     (revision,) = (project / "alembic" / "versions").glob(f"*_{slug}.py")
-    return revision.read_text()
+    return drop_users_last(revision)
+
+
+def drop_users_last(revision: Path) -> str:
+    """Review the revision as the README asks: autogenerate drops tables in no set order, and
+    the tables that refer to `users` must go before it."""
+    text = revision.read_text()
+    head, upgrade_and_rest = text.split("def upgrade() -> None:\n", 1)
+    upgrade, rest = upgrade_and_rest.split("\n\ndef downgrade", 1)
+    lines = upgrade.splitlines()
+    users = [line for line in lines if '"users"' in line]
+    others = [line for line in lines if '"users"' not in line]
+    reviewed = [*others[:-1], *users, others[-1]]  # before "# ### end Alembic commands ###"
+    text = head + "def upgrade() -> None:\n" + "\n".join(reviewed) + "\n\ndef downgrade" + rest
+    revision.write_text(text)
+    return text
+
+
+def sync(project: Path) -> None:
+    """`uv sync`, then commit its uv.lock, as a team does (copier updates a clean tree only)."""
+    run(["uv", "sync", "-q"], cwd=project)
+    commit_all(project, "uv.lock")
+
+
+@contextmanager
+def database(project: Path, server_url: str, label: str) -> Iterator[str]:
+    """A new, empty database for the project's migrations; its URL. Dropped afterwards."""
+    name = f"{label}_{os.getpid()}"
+    run_sql(project, server_url, f'DROP DATABASE IF EXISTS "{name}"')
+    run_sql(project, server_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(server_url, name)
+    finally:
+        run_sql(project, server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def alembic(project: Path, url: str, *args: str) -> str:
+    # Before v0.3.0, Alembic read every setting, the JWT secret too.
+    env = project_env(APP_DATABASE_URL=url, APP_JWT_SECRET="an-update-test-secret-" + "x" * 32)
+    return run(["uv", "run", "--no-sync", "alembic", *args], cwd=project, env=env)
+
+
+def tables(project: Path, url: str) -> set[str]:
+    query = "SELECT string_agg(tablename, ' ') FROM pg_tables WHERE schemaname = 'public'"
+    return set(run_sql(project, url, query).split())
+
+
+@pytest.mark.slow
+def test_update_brings_the_refresh_token_table_as_a_migration(
+    template_repo: Path, tmp_path: Path, server_url: str
+) -> None:
+    """A database migrated at the previous release gets the new table from `upgrade head`."""
+    project = copy(template_repo, tmp_path / "project", PREVIOUS_RELEASE)
+    sync(project)
+    with database(project, server_url, "refresh_update") as url:
+        alembic(project, url, "upgrade", "head")
+        assert "refresh_tokens" not in tables(project, url)
+
+        update(project, CURRENT_RELEASE)
+        run(["uv", "sync", "-q"], cwd=project)
+        alembic(project, url, "upgrade", "head")
+
+        assert "refresh_tokens" in tables(project, url)
+        assert run_sql(project, url, "SELECT version_num FROM alembic_version").strip() == "0003"
+    assert list((project / "alembic" / "versions").glob("*join_template_revisions*")) == []
+
+
+OWN_REVISION = '''"""Orders
+
+Revision ID: 5a1e5c0ffee5
+Revises: 0001
+Create Date: 2026-02-01 09:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "5a1e5c0ffee5"
+down_revision: str | Sequence[str] | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table("orders", sa.Column("id", sa.Integer(), primary_key=True))
+
+
+def downgrade() -> None:
+    op.drop_table("orders")
+'''
+
+
+@pytest.mark.slow
+def test_update_joins_the_new_revision_with_the_projects_own(
+    template_repo: Path, tmp_path: Path, server_url: str
+) -> None:
+    """Two heads after the update (the project's revision and 0003): a merge revision joins them."""
+    project = copy(template_repo, tmp_path / "project", PREVIOUS_RELEASE)
+    versions = project / "alembic" / "versions"
+    (versions / "20260201_5a1e5c0ffee5_orders.py").write_text(OWN_REVISION)
+    sync(project)
+    with database(project, server_url, "refresh_merge") as url:
+        alembic(project, url, "upgrade", "head")  # production, at the project's own head
+
+        update(project, CURRENT_RELEASE)
+        run(["uv", "sync", "-q"], cwd=project)
+
+        (merge,) = versions.glob("*_join_template_revisions.py")
+        heads = [line for line in alembic(project, url, "heads").splitlines() if "(head)" in line]
+        assert len(heads) == 1, heads
+        head = heads[0].split()[0]
+        assert f'revision: str = "{head}"' in merge.read_text()
+        alembic(project, url, "upgrade", "head")
+        assert {"orders", "refresh_tokens"} <= tables(project, url)
+        assert run_sql(project, url, "SELECT version_num FROM alembic_version").strip() == head
+        alembic(project, url, "downgrade", "0001")  # and back down both lines
+        assert tables(project, url) & {"orders", "refresh_tokens"} == set()
+    run(["uv", "run", "--no-sync", "ruff", "check", "alembic"], cwd=project)
+    run(["uv", "run", "--no-sync", "ruff", "format", "--check", "alembic"], cwd=project)

@@ -1,4 +1,6 @@
 import asyncio
+import json
+import unicodedata
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +15,7 @@ from app.core.config import Settings
 from app.core.security import JWT_ALGORITHM, create_access_token
 from app.db.session import get_db
 from app.models.user import User
+from tests.conftest import problem_detail
 from tests.factories import PASSWORD, create_user
 
 USER_READ_FIELDS = {"id", "email", "created_at"}
@@ -45,8 +48,7 @@ async def test_register_refuses_a_taken_email_whatever_its_case(client: AsyncCli
         "/auth/register", json={"email": "BOB@example.com", "password": PASSWORD}
     )
 
-    assert response.status_code == status.HTTP_409_CONFLICT
-    assert response.json() == {"detail": "Email already registered"}
+    assert problem_detail(response, status.HTTP_409_CONFLICT) == "Email already registered"
 
 
 @pytest.mark.parametrize(
@@ -62,6 +64,46 @@ async def test_register_validates_input(client: AsyncClient, payload: dict[str, 
     response = await client.post("/auth/register", json=payload)
 
     assert response.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT
+
+
+@pytest.mark.parametrize(
+    "password", ["a password\x00with nul", "\ud800 lone surrogate!!", "bell\x07 in a password"]
+)
+async def test_register_refuses_control_characters(client: AsyncClient, password: str) -> None:
+    body = json.dumps({"email": "ctl@example.com", "password": password}).encode()
+
+    response = await client.post(
+        "/auth/register", content=body, headers={"Content-Type": "application/json"}
+    )
+
+    problem_detail(response, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    assert response.json()["errors"][0]["loc"] == ["body", "password"]
+
+
+async def test_validation_errors_never_echo_the_password(client: AsyncClient) -> None:
+    response = await client.post(
+        "/auth/register", json={"email": "echo@example.com", "password": "s3cret"}
+    )
+
+    problem_detail(response, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    assert "s3cret" not in response.text
+
+
+@pytest.mark.parametrize(
+    "form", ["username=a%00b&password=x", "username=%ED%A0%80%40example.com&password=x"]
+)
+async def test_login_with_unstorable_text_is_refused_not_a_500(
+    client: AsyncClient, form: str
+) -> None:
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    response = await client.post("/auth/token", content=form, headers=headers)
+
+    assert response.status_code in {
+        status.HTTP_401_UNAUTHORIZED,
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+    }
+    assert response.headers["content-type"] == "application/problem+json"
 
 
 async def test_racing_registrations_of_one_email_give_one_user(
@@ -97,6 +139,8 @@ async def test_token_for_valid_credentials_opens_users_me(client: AsyncClient) -
     )
 
     assert response.status_code == status.HTTP_200_OK
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["pragma"] == "no-cache"
     token = response.json()
     assert token["token_type"] == "bearer"
     headers = {"Authorization": f"Bearer {token['access_token']}"}
@@ -105,7 +149,29 @@ async def test_token_for_valid_credentials_opens_users_me(client: AsyncClient) -
     assert me.json()["email"] == "carol@example.com"
 
 
-@pytest.mark.parametrize("username", ["dave@example.com", "nobody@example.com"])
+@pytest.mark.parametrize(
+    "username",
+    [
+        pytest.param("Ünïcode@Exämple.com", id="as-registered"),
+        pytest.param(unicodedata.normalize("NFD", "Ünïcode@Exämple.com"), id="nfd"),
+        pytest.param("Ünïcode@xn--exmple-cua.com", id="punycode-domain"),
+        pytest.param("ünïcode@EXÄMPLE.COM", id="other-case"),
+    ],
+)
+async def test_login_normalises_the_address_as_registration_does(
+    client: AsyncClient, username: str
+) -> None:
+    registered = await register(client, "Ünïcode@Exämple.com")
+
+    response = await client.post("/auth/token", data={"username": username, "password": PASSWORD})
+
+    assert response.status_code == status.HTTP_200_OK, response.text
+    headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    me = await client.get("/users/me", headers=headers)
+    assert me.json()["id"] == registered["id"]
+
+
+@pytest.mark.parametrize("username", ["dave@example.com", "nobody@example.com", "not an email"])
 async def test_bad_credentials_get_one_message(
     client: AsyncClient, session: AsyncSession, username: str
 ) -> None:
@@ -115,9 +181,8 @@ async def test_bad_credentials_get_one_message(
         "/auth/token", data={"username": username, "password": "wrong password!"}
     )
 
-    assert response.status_code == status.HTTP_401_UNAUTHORIZED
+    assert problem_detail(response, status.HTTP_401_UNAUTHORIZED) == "Incorrect email or password"
     assert response.headers["www-authenticate"] == "Bearer"
-    assert response.json() == {"detail": "Incorrect email or password"}
 
 
 def forge(settings: Settings, **changes: object) -> str:
@@ -148,6 +213,11 @@ def forge(settings: Settings, **changes: object) -> str:
         pytest.param(lambda s, uid: forge(s, sub=uid, iss="someone-else"), id="wrong-issuer"),
         pytest.param(lambda s, uid: forge(s, sub="0"), id="unknown-user"),
         pytest.param(lambda s, uid: forge(s, sub="me"), id="bad-subject"),
+        pytest.param(lambda s, uid: forge(s, sub="2147483648"), id="subject-too-big"),
+        pytest.param(lambda s, uid: forge(s, sub="\uff11"), id="subject-full-width"),
+        pytest.param(lambda s, uid: forge(s, sub=f" {uid}"), id="subject-with-space"),
+        pytest.param(lambda s, uid: forge(s, sub=f"+{uid}"), id="subject-with-sign"),
+        pytest.param(lambda s, uid: forge(s, sub=f"0{uid}"), id="subject-leading-zero"),
         pytest.param(
             lambda s, uid: jwt.encode({"sub": uid}, "another-secret-32-bytes-long!!!!", "HS256"),
             id="wrong-key",

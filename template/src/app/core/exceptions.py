@@ -20,3 +20,13 @@ class ConflictError(DomainError):
 
 class AuthenticationError(DomainError):
     message = "Could not validate credentials"
+
+
+class TooManyAttemptsError(DomainError):
+    """Refused before any work is done; the client may try again after `retry_after` seconds."""
+
+    message = "Too many failed attempts; try again later"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = retry_after

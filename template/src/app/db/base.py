@@ -3,6 +3,9 @@
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+# The largest value of an `Integer` (int4) column: ids past it are refused at the edge.
+MAX_INT = 2_147_483_647
+
 # Stable constraint names, so that migrations can drop and alter constraints by name.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

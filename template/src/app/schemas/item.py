@@ -2,9 +2,17 @@ from datetime import datetime
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+from app.schemas.text import PRINTABLE
+
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=PRINTABLE),
+]
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=PRINTABLE)
+]
 
 
 class ItemCreate(BaseModel):
@@ -15,7 +23,10 @@ class ItemCreate(BaseModel):
 class ItemUpdate(BaseModel):
     """A partial update: only the fields sent are changed."""
 
-    title: Title | None = None
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    # Optional, but never null: the schema says so (null is accepted only for `description`).
+    title: Title | SkipJsonSchema[None] = None
     description: Description | None = None
 
     @model_validator(mode="after")

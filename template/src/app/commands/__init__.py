@@ -1,0 +1,1 @@
+"""Maintenance commands, run as `uv run python -m app.commands.<name>`."""

@@ -1,0 +1,116 @@
+"""A TCP proxy between the app and PostgreSQL that a test can turn against the app.
+
+It forwards bytes untouched until told to refuse connections, to stall (accept and hold new
+connections, freeze the open ones), or to answer new connections as PostgreSQL does while it
+starts up or when it is full.
+"""
+
+import asyncio
+import struct
+from contextlib import suppress
+
+# Requests a client sends before its startup message: SSL and GSS encryption.
+ENCRYPTION_REQUESTS = {80877103, 80877104}
+
+
+def error_response(sqlstate: str, message: str) -> bytes:
+    """A FATAL ErrorResponse message of PostgreSQL's protocol."""
+    fields = b"".join(
+        code + value.encode() + b"\0"
+        for code, value in [(b"S", "FATAL"), (b"V", "FATAL"), (b"C", sqlstate), (b"M", message)]
+    )
+    body = fields + b"\0"
+    return b"E" + struct.pack("!I", len(body) + 4) + body
+
+
+STARTING_UP = error_response("57P03", "the database system is starting up")
+TOO_MANY_CONNECTIONS = error_response("53300", "sorry, too many clients already")
+
+
+class FaultyProxy:
+    def __init__(self, target: tuple[str, int] | str) -> None:
+        """`target` is (host, port), or the path of PostgreSQL's Unix socket."""
+        self.target = target
+        self.port = 0
+        self.answer: bytes | None = None  # sent to each new client instead of forwarding
+        self.frozen = asyncio.Event()
+        self.server: asyncio.Server | None = None
+        self.links: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self.accept, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def refuse(self) -> None:
+        """Stop listening (connections are refused) and drop the open ones."""
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        await self.drop()
+
+    async def drop(self) -> None:
+        for link in list(self.links):
+            link.cancel()
+        for link in list(self.links):
+            with suppress(asyncio.CancelledError):
+                await link
+
+    def stall(self) -> None:
+        self.frozen.set()
+
+    async def heal(self) -> None:
+        """Forward again, as a database does when it comes back (restarted: old links gone)."""
+        self.answer = None
+        await self.drop()
+        self.frozen.clear()
+        if self.server is None:
+            await self.start()
+
+    async def accept(self, client: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.links.add(task)
+        try:
+            await self.serve(client, writer)
+        except ConnectionError, asyncio.IncompleteReadError:
+            pass
+        finally:
+            self.links.discard(task)
+            writer.close()
+
+    async def serve(self, client: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.frozen.is_set():
+            await asyncio.Event().wait()  # held until the test drops or refuses
+        if self.answer is not None:
+            await self.reply_to_startup(client, writer, self.answer)
+            return
+        if isinstance(self.target, str):
+            server, server_writer = await asyncio.open_unix_connection(self.target)
+        else:
+            server, server_writer = await asyncio.open_connection(*self.target)
+        try:
+            await asyncio.gather(self.pipe(client, server_writer), self.pipe(server, writer))
+        finally:
+            server_writer.close()
+
+    async def pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        while data := await source.read(65536):
+            if self.frozen.is_set():
+                await asyncio.Event().wait()
+            sink.write(data)
+            await sink.drain()
+        sink.close()
+
+    @staticmethod
+    async def reply_to_startup(
+        client: asyncio.StreamReader, writer: asyncio.StreamWriter, answer: bytes
+    ) -> None:
+        while True:
+            length, code = struct.unpack("!II", await client.readexactly(8))
+            await client.readexactly(length - 8)
+            if code not in ENCRYPTION_REQUESTS:
+                break
+            writer.write(b"N")  # no encryption: the client goes on in plain text
+            await writer.drain()
+        writer.write(answer)
+        await writer.drain()
