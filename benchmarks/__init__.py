@@ -1,0 +1,1 @@
+"""Benchmarks of rendered projects (commands, not tests: see README.md, "Benchmark")."""
