@@ -11,6 +11,7 @@ import re
 from contextvars import ContextVar
 
 from pydantic import SecretStr
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy import make_url
 
@@ -23,6 +24,8 @@ HANDLER_NAME = "app"
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
 JSON_FIELDS = "%(levelname)s %(name)s %(message)s"
 JSON_NAMES = {"levelname": "level", "name": "logger", "exc_info": "traceback"}
+# uvicorn's copy of its message with terminal colours: noise in a log collector.
+JSON_LEFT_OUT = [*RESERVED_ATTRS, "color_message"]
 REDACTED = "[redacted]"
 # Shorter secrets (a local "app" password, say) would redact ordinary words all over the logs.
 MIN_SECRET_LENGTH = 8
@@ -99,7 +102,7 @@ def configure_logging(settings: Settings) -> None:
     handler.setLevel(settings.log_level)
     if settings.log_as_json:
         formatter: logging.Formatter = JsonFormatter(
-            JSON_FIELDS, rename_fields=JSON_NAMES, timestamp=True
+            JSON_FIELDS, rename_fields=JSON_NAMES, reserved_attrs=JSON_LEFT_OUT, timestamp=True
         )
     else:
         formatter = logging.Formatter(TEXT_FORMAT, defaults={"request_id": "-"})
