@@ -1,8 +1,9 @@
 """The one error contract: every 4xx and 5xx answer is an RFC 9457 problem.
 
-`application/problem+json` with `type`, `title`, `status` and `detail`; an invalid request also
-lists `errors` (where, what, why; never the value sent). Domain errors, FastAPI's own errors,
-an unavailable database and anything unexpected become problems here, and nowhere else.
+`application/problem+json` with `type`, `title`, `status`, `detail` and the `request_id` that
+its log lines carry; an invalid request also lists `errors` (where, what, why; never the value
+sent). Domain errors, FastAPI's own errors, an unavailable database and anything unexpected
+become problems here, and nowhere else.
 """
 
 import asyncio
@@ -15,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
@@ -28,6 +29,7 @@ from app.core.exceptions import (
     NotFoundError,
     TooManyAttemptsError,
 )
+from app.core.logs import request_id
 from app.db.errors import is_database_unavailable
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,9 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[InvalidField] | None = None
+    request_id: str | None = Field(
+        default=None, description="As in the X-Request-ID header and the service's log lines"
+    )
 
 
 class ProblemResponse(JSONResponse):
@@ -75,7 +80,12 @@ def problem(
     headers: Mapping[str, str] | None = None,
     errors: list[InvalidField] | None = None,
 ) -> ProblemResponse:
-    body = Problem(title=HTTPStatus(status_code).phrase, status=status_code, detail=detail)
+    body = Problem(
+        title=HTTPStatus(status_code).phrase,
+        status=status_code,
+        detail=detail,
+        request_id=request_id.get(),
+    )
     if errors is not None:
         body.errors = errors
     return ProblemResponse(body.model_dump(exclude_none=True), status_code, headers)

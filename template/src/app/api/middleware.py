@@ -1,4 +1,9 @@
-"""Guards every request passes: a body-size limit, and headers every response carries."""
+"""What every request passes: its id and access line, a body-size limit, common headers."""
+
+import logging
+import re
+import time
+from uuid import uuid4
 
 from fastapi import status
 from starlette.datastructures import Headers, MutableHeaders
@@ -6,6 +11,68 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import problem
+from app.core.logs import request_id
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# An id a proxy (or client) may choose: short, and nothing that could forge a log line.
+VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+access_logger = logging.getLogger("app.access")
+
+
+class RequestLog:
+    """Gives every request an id, and logs one access line for it once it is answered.
+
+    The id is the `X-Request-ID` a proxy sent when it looks like an id, else a new one. The
+    response carries it back, and every line logged while serving the request carries it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
+        current = sent if VALID_REQUEST_ID.fullmatch(sent) else uuid4().hex
+        token = request_id.set(current)
+        # Unless a response starts, the server answers 500 (or the client has gone).
+        status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = current
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            # The route's template (`/items/{item_id}`): ids stay out, lines group by route.
+            path = getattr(scope.get("route"), "path", None) or printable(scope["path"])
+            access_logger.info(
+                "%s %s %s %.1f ms",
+                scope["method"],
+                path,
+                status_code,
+                duration_ms,
+                extra={
+                    "method": scope["method"],
+                    "path": path,
+                    "status": status_code,
+                    "duration_ms": duration_ms,
+                },
+            )
+            request_id.reset(token)
+
+
+def printable(text: str) -> str:
+    """A path no route matched is the client's text: it must not start a line of its own."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode()
 
 
 class LimitBodySize:
