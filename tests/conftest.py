@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -114,6 +115,29 @@ def wait_for_port(
                 return
         time.sleep(0.1)
     raise AssertionError(f"nothing listens on port {port} after {seconds} s")
+
+
+@contextmanager
+def uvicorn(project: Path, env: dict[str, str], log: Path, *options: str) -> Iterator[str]:
+    """The rendered service under uvicorn on a free port, its output in `log`; its base URL."""
+    port = free_port()
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [
+                *("uv", "run", "--no-sync", "uvicorn", "app.asgi:app"),
+                *("--port", str(port), *options),
+            ],
+            cwd=project,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, server, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
 
 
 PGBOUNCER_SERVER_CONNECTIONS = 4

@@ -9,7 +9,6 @@ stays within 5x its idle p99. Measured on two shared cores: without a bound the 
 
 import asyncio
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -21,7 +20,13 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.conftest import free_port, project_env, run, run_sql, wait_for_port, with_database
+from tests.conftest import (
+    project_env,
+    run,
+    run_sql,
+    uvicorn,
+    with_database,
+)
 from tests.variants import Variant
 
 pytestmark = pytest.mark.slow
@@ -62,26 +67,11 @@ def service(
         APP_TRUSTED_HOSTS='["127.0.0.1"]',
         FORWARDED_ALLOW_IPS="127.0.0.1",
     )
-    port, log = free_port(), tmp_path / "uvicorn.log"
+    log = tmp_path / "uvicorn.log"
     try:
         run(["uv", "run", "--no-sync", "alembic", "upgrade", "head"], cwd=project, env=env)
-        with log.open("w") as output:
-            server = subprocess.Popen(
-                [
-                    *("uv", "run", "--no-sync", "uvicorn", "app.asgi:app"),
-                    *("--port", str(port), "--proxy-headers", "--no-access-log"),
-                ],
-                cwd=project,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            wait_for_port(port, server, log)
-            yield f"http://127.0.0.1:{port}", log
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+        with uvicorn(project, env, log, "--proxy-headers", "--no-access-log") as base_url:
+            yield base_url, log
     finally:
         run_sql(project, server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

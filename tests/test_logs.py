@@ -5,7 +5,6 @@ service's own logging must replace uvicorn's access log and put uvicorn's lines 
 """
 
 import json
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port, project_env, wait_for_port
+from tests.conftest import free_port, project_env, uvicorn
 from tests.variants import Variant
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(Variant().id)]
@@ -25,7 +24,6 @@ def test_every_line_is_json_with_request_ids_and_uvicorns_access_log_is_gone(
     synced: Callable[[Variant], Path], tmp_path: Path
 ) -> None:
     project = synced(Variant())
-    port = free_port()
     # Nothing listens on the database's port: /health/ready logs why it answers 503.
     env = project_env(
         APP_ENVIRONMENT="production",  # the project's .env says development
@@ -34,26 +32,16 @@ def test_every_line_is_json_with_request_ids_and_uvicorns_access_log_is_gone(
         APP_TRUSTED_HOSTS='["127.0.0.1"]',
     )
     log = tmp_path / "uvicorn.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            ["uv", "run", "--no-sync", "uvicorn", "app.asgi:app", "--port", str(port)],
-            cwd=project,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_port(port, server, log)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            responses = [
-                client.get("/health/live", headers={"X-Request-ID": "probe-1"}),
-                client.get("/health/live", headers={"X-Request-ID": "forged\tline"}),
-                client.get("/nowhere"),
-                client.get("/health/ready"),
-            ]
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with (
+        uvicorn(project, env, log) as base_url,
+        httpx.Client(base_url=base_url, timeout=30) as client,
+    ):
+        responses = [
+            client.get("/health/live", headers={"X-Request-ID": "probe-1"}),
+            client.get("/health/live", headers={"X-Request-ID": "forged\tline"}),
+            client.get("/nowhere"),
+            client.get("/health/ready"),
+        ]
 
     text = log.read_text()
     lines: list[dict[str, Any]] = [json.loads(line) for line in text.splitlines() if line]

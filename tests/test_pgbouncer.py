@@ -23,11 +23,10 @@ import pytest
 
 from tests.conftest import (
     PGBOUNCER_SERVER_CONNECTIONS,
-    free_port,
     project_env,
     run,
     run_sql,
-    wait_for_port,
+    uvicorn,
     with_database,
 )
 from tests.variants import FULL_VARIANTS, Variant
@@ -155,25 +154,11 @@ def test_concurrent_http_requests_through_pgbouncer(
 ) -> None:
     """The service itself, over real HTTP, served by uvicorn."""
     project = synced(variant)
-    port = free_port()
     # The service refuses settings it does not have: the secret only where there is auth.
     secret = {"APP_JWT_SECRET": JWT_SECRET} if variant.auth else {}
     env = project_env(APP_DATABASE_URL=database, APP_TRUSTED_HOSTS='["127.0.0.1"]', **secret)
     log = tmp_path / "uvicorn.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [
-                *("uv", "run", "--no-sync", "uvicorn", "app.asgi:app"),
-                *("--port", str(port), "--workers", str(PROCESSES)),
-            ],
-            cwd=project,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_port(port, server, log)
+    with uvicorn(project, env, log, "--workers", str(PROCESSES)) as base_url:
         paths, headers = ["/health/ready"], {}
         if variant.example_resource:
             paths.append("/items")
@@ -185,9 +170,6 @@ def test_concurrent_http_requests_through_pgbouncer(
             headers = {"Authorization": f"Bearer {token}"}
             paths.append("/users/me")
         statuses = asyncio.run(hammer(base_url, paths, headers))
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
     assert statuses == [200] * SESSIONS, log.read_text()[-3000:]
     assert "Traceback" not in log.read_text()

@@ -12,11 +12,10 @@ import pytest
 
 from tests.conftest import (
     REPO_ROOT,
-    free_port,
     project_env,
     run,
     run_sql,
-    wait_for_port,
+    uvicorn,
     with_database,
 )
 from tests.variants import FULL_VARIANTS, Variant
@@ -51,22 +50,10 @@ def service(
         **secret,
     )
     run(["uv", "run", "--no-sync", "alembic", "upgrade", "head"], cwd=project, env=env)
-    port = free_port()
-    log = tmp_path / "uvicorn.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            ["uv", "run", "--no-sync", "uvicorn", "app.asgi:app", "--port", str(port)],
-            cwd=project,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        wait_for_port(port, server, log)
-        yield f"http://127.0.0.1:{port}"
+        with uvicorn(project, env, tmp_path / "uvicorn.log") as base_url:
+            yield base_url
     finally:
-        server.terminate()
-        server.wait(timeout=20)
         run_sql(project, server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -89,6 +89,9 @@ async def change_password(
     valid, _ = await passwords.verify_and_update(data.current_password, user.hashed_password)
     if not valid:
         raise WrongCurrentPasswordError
+    # The current user was read on a read-only session of its own (`app.api.deps`): changes
+    # must be made to this session's copy, or the commit below would not see them.
+    user = await session.merge(user)
     user.hashed_password = await passwords.hash(data.new_password)
     await refresh_tokens.revoke_user(session, user.id)
     await session.commit()
