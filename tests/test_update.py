@@ -459,22 +459,43 @@ def autogenerate(project: Path, server_url: str, message: str) -> str:
         run_sql(project, server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     slug = message.replace(" ", "_")
     (revision,) = (project / "alembic" / "versions").glob(f"*_{slug}.py")
-    return drop_users_last(revision)
+    reviewed = drop_users_last(revision)
+    run(["uv", "run", "--no-sync", "ruff", "format", str(revision)], cwd=project)
+    return reviewed
 
 
 def drop_users_last(revision: Path) -> str:
-    """Review the revision as the README asks: autogenerate drops tables in no set order, and
-    the tables that refer to `users` must go before it."""
+    """Review the revision as the README asks: autogenerate orders tables as it likes, and the
+    tables that refer to `users` must be dropped before it and created after it."""
     text = revision.read_text()
-    head, upgrade_and_rest = text.split("def upgrade() -> None:\n", 1)
-    upgrade, rest = upgrade_and_rest.split("\n\ndef downgrade", 1)
-    lines = upgrade.splitlines()
-    users = [line for line in lines if '"users"' in line]
-    others = [line for line in lines if '"users"' not in line]
-    reviewed = [*others[:-1], *users, others[-1]]  # before "# ### end Alembic commands ###"
-    text = head + "def upgrade() -> None:\n" + "\n".join(reviewed) + "\n\ndef downgrade" + rest
+    head, rest = text.split("def upgrade() -> None:\n", 1)
+    upgrade, downgrade = rest.split("\n\n\ndef downgrade() -> None:\n", 1)
+    text = (
+        head
+        + "def upgrade() -> None:\n"
+        + users_moved(upgrade, first=False)
+        + "\n\n\ndef downgrade() -> None:\n"
+        + users_moved(downgrade, first=True)
+        + "\n"
+    )
     revision.write_text(text)
     return text
+
+
+def users_moved(body: str, first: bool) -> str:
+    """The body's `op.` statements with those on the `users` table first or last."""
+    blocks: list[list[str]] = []
+    for line in body.rstrip("\n").splitlines():
+        if line.startswith(("    op.", "    #")) or not blocks:
+            blocks.append([line])
+        else:
+            blocks[-1].append(line)
+    statements = [b for b in blocks if b[0].startswith("    op.")]
+    on_users = [b for b in statements if any('"users"' in line for line in b)]
+    others = [b for b in statements if b not in on_users]
+    ordered = iter(on_users + others if first else others + on_users)
+    lines = [line for b in blocks for line in (next(ordered) if b in statements else b)]
+    return "\n".join(lines)
 
 
 def sync(project: Path) -> None:
