@@ -46,6 +46,9 @@ UVICORN_OPTIONS = [
     *("--no-access-log", "--log-level", "warning"),
 ]
 
+# Warm-up rounds per app at most: each until one opens no connection.
+MAX_WARMUPS = 5
+
 # Reads the service's effective settings, in its own environment.
 SETTINGS_PROBE = """
 import json
@@ -476,6 +479,9 @@ def report(rounds: list[Round], warmups: list[Round], context: str, loads: list[
             f"CPU per request, reference/service (the apps' own processes): "
             f"{reference_cpu / service_cpu:.2f}x"
         )
+    for name in names:
+        opened = [str(item.connections_opened) for item in warmups if item.app == name]
+        print(f"warm-up rounds of {name}: {len(opened)} (connections opened: {', '.join(opened)})")
     warmup_errors = sum(item.errors for item in warmups)
     for item in warmups:
         if item.errors:
@@ -497,7 +503,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds per app (>= 1)")
     parser.add_argument("--duration", type=int, default=10, help="seconds per round")
-    parser.add_argument("--warmup", type=int, default=5, help="seconds of warm-up per app")
+    parser.add_argument("--warmup", type=int, default=5, help="seconds per warm-up round (each app warms up until a round opens no connection, at most 5 rounds)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument(
@@ -661,8 +667,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_before = load_average()
         warmups: list[Round] = []
         for app in (service, reference):
-            say(f"warm-up: {app.name}, {args.warmup} s")
-            warmups.append(measure(app, load, args.warmup, console, database))
+            # A pool opens connections as the load first needs them: warm up until it holds.
+            for number in range(1, MAX_WARMUPS + 1):
+                item = measure(app, load, args.warmup, console, database)
+                warmups.append(item)
+                say(
+                    f"warm-up {number}: {app.name}, {args.warmup} s,"
+                    f" {item.connections_opened} connections opened"
+                )
+                if item.connections_opened == 0:
+                    break
         rounds: list[Round] = []
         for number in range(1, args.rounds + 1):
             for app in (service, reference):
@@ -677,7 +691,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         context = (
             f"GET {PATH}, {subject}:"
             f" wrk {args.connections} connections, {args.threads} threads,"
-            f" {args.duration} s rounds after {args.warmup} s of warm-up;"
+            f" {args.duration} s rounds after {args.warmup} s warm-up rounds;"
             f" service pool {service_pool}"
             + (", through PgBouncer" if args.pgbouncer else "")
             + f"; reference pool {pool_size}"

@@ -1,13 +1,15 @@
 """A TCP proxy between the app and PostgreSQL that a test can turn against the app.
 
 It forwards bytes untouched until told to refuse connections, to stall (accept and hold new
-connections, freeze the open ones), or to answer new connections as PostgreSQL does while it
-starts up or when it is full.
+connections, freeze the open ones), to forget the open ones (as a firewall or NAT does with idle
+connections: nothing is closed until the client sends), or to answer new connections as
+PostgreSQL does while it starts up or when it is full.
 """
 
 import asyncio
 import struct
 from contextlib import suppress
+from typing import Any
 
 # Requests a client sends before its startup message: SSL and GSS encryption.
 ENCRYPTION_REQUESTS = {80877103, 80877104}
@@ -36,6 +38,7 @@ class FaultyProxy:
         self.frozen = asyncio.Event()
         self.server: asyncio.Server | None = None
         self.links: set[asyncio.Task[None]] = set()
+        self.forgotten: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self.accept, "127.0.0.1", self.port)
@@ -58,6 +61,10 @@ class FaultyProxy:
     def stall(self) -> None:
         self.frozen.set()
 
+    def forget(self) -> None:
+        """The open links close as soon as the client sends anything on them."""
+        self.forgotten |= self.links
+
     async def heal(self) -> None:
         """Forward again, as a database does when it comes back (restarted: old links gone)."""
         self.answer = None
@@ -76,6 +83,7 @@ class FaultyProxy:
             pass
         finally:
             self.links.discard(task)
+            self.forgotten.discard(task)
             writer.close()
 
     async def serve(self, client: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -88,15 +96,26 @@ class FaultyProxy:
             server, server_writer = await asyncio.open_unix_connection(self.target)
         else:
             server, server_writer = await asyncio.open_connection(*self.target)
+        link = asyncio.current_task()
         try:
-            await asyncio.gather(self.pipe(client, server_writer), self.pipe(server, writer))
+            await asyncio.gather(
+                self.pipe(client, server_writer, link), self.pipe(server, writer, None)
+            )
         finally:
             server_writer.close()
 
-    async def pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    async def pipe(
+        self,
+        source: asyncio.StreamReader,
+        sink: asyncio.StreamWriter,
+        link: asyncio.Task[Any] | None,
+    ) -> None:
+        """Forwards `source` to `sink`; `link` is given for the client's side of a link."""
         while data := await source.read(65536):
             if self.frozen.is_set():
                 await asyncio.Event().wait()
+            if link in self.forgotten:
+                break  # the server's side closes, then the client's
             sink.write(data)
             await sink.drain()
         sink.close()

@@ -6,7 +6,6 @@ sent). Domain errors, FastAPI's own errors, an unavailable database and anything
 become problems here, and nowhere else.
 """
 
-import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -17,10 +16,8 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.exceptions import (
     AuthenticationError,
@@ -166,84 +163,20 @@ async def handle_invalid_request(_request: Request, error: Exception) -> Problem
     return problem(status.HTTP_422_UNPROCESSABLE_CONTENT, "The request is invalid", errors=errors)
 
 
-class CatchUnexpectedErrors:
-    """Anything no handler took: a 503 when the database is unavailable, else a generic 500.
+def problem_for_unexpected(error: Exception) -> ProblemResponse:
+    """A 503 when the database is unavailable, else a generic 500: for what no handler took.
 
-    Logged here, once, with its traceback; the client gets nothing internal. A request that
-    outlives its deadline is cancelled and answered 503: whatever it waits for, it may not hang.
+    Logged here, once, with its traceback; the client gets nothing internal.
     """
-
-    def __init__(self, app: ASGIApp, timeout_seconds: float) -> None:
-        self.app = app
-        self.timeout_seconds = timeout_seconds
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        response_started = False
-
-        async def send_and_track(message: Message) -> None:
-            nonlocal response_started
-            response_started |= message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            async with asyncio.timeout(self.timeout_seconds):
-                await self.app(scope, receive, send_and_track)
-        except Exception as error:
-            if is_database_unavailable(error):
-                logger.warning("Database unavailable: %s", type(error).__name__)
-                response = unavailable()
-            else:
-                logger.exception("Unhandled error")
-                response = problem(
-                    status.HTTP_500_INTERNAL_SERVER_ERROR, "An unexpected error occurred"
-                )
-            if response_started:
-                return  # Too late to answer: the server closes the connection.
-            await response(scope, receive, send)
+    if is_database_unavailable(error):
+        logger.warning("Database unavailable: %s", type(error).__name__)
+        return unavailable()
+    logger.exception("Unhandled error")
+    return problem(status.HTTP_500_INTERNAL_SERVER_ERROR, "An unexpected error occurred")
 
 
-class PlainErrorsAsProblems:
-    """Errors that middleware answers in plain text (Starlette's host and CORS checks) become
-    problems too, so that no error escapes the contract."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        held: Message | None = None
-        text = b""
-
-        async def send_as_problem(message: Message) -> None:
-            nonlocal held, text
-            if message["type"] == "http.response.start":
-                content_type = Headers(raw=message["headers"]).get("content-type", "")
-                if message["status"] >= 400 and content_type.startswith("text/plain"):
-                    held = message
-                    return
-            elif held is not None and message["type"] == "http.response.body":
-                text += message.get("body", b"")
-                if message.get("more_body", False):
-                    return
-                headers = MutableHeaders(raw=list(held["headers"]))
-                del headers["content-type"]
-                del headers["content-length"]
-                response = problem(held["status"], text.decode(errors="replace"), headers)
-                await response(scope, receive, send)
-                return
-            await send(message)
-
-        await self.app(scope, receive, send_as_problem)
-
-
-def add_error_handling(app: FastAPI, request_timeout_seconds: float) -> None:
-    """Handlers for the errors FastAPI routes raise, and the middleware for the rest."""
+def add_error_handling(app: FastAPI) -> None:
+    """Handlers for the errors FastAPI routes raise (`RequestLimits` takes the rest)."""
     app.add_exception_handler(DomainError, handle_domain_error)
     app.add_exception_handler(HTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, handle_invalid_request)
-    app.add_middleware(CatchUnexpectedErrors, timeout_seconds=request_timeout_seconds)

@@ -5,7 +5,7 @@ report (the id is in every error body) leads to the lines. Nothing here logs req
 headers; redaction of secret-looking values is the backstop for code that one day does.
 """
 
-import copy
+import json
 import logging
 import re
 from contextvars import ContextVar
@@ -17,7 +17,7 @@ from sqlalchemy import make_url
 
 from app.core.config import Settings
 
-# The id of the request being served; set by `app.api.middleware.RequestLog`.
+# The id of the request being served; set by `app.api.middleware.RequestContext`.
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 HANDLER_NAME = "app"
@@ -29,13 +29,14 @@ JSON_LEFT_OUT = [*RESERVED_ATTRS, "color_message"]
 REDACTED = "[redacted]"
 # Shorter secrets (a local "app" password, say) would redact ordinary words all over the logs.
 MIN_SECRET_LENGTH = 8
-SECRET_NAME = r"[\w-]*(?:password|passwd|secret|token|authorization|api[_-]?key)[\w-]*"
+SECRET_WORD = r"(?:password|passwd|secret|token|authorization|api[_-]?key)"
+SECRET_NAME = rf"[\w-]*{SECRET_WORD}[\w-]*"
 # `password=...`, `"token": "..."`, `Authorization: Bearer ...`: the name stays, the value goes.
 SECRET_VALUE = re.compile(
     rf"""(?i)\b({SECRET_NAME}['"]?\s*[:=]\s*['"]?)(?:(?:bearer|basic)\s+)?[^\s'"\\,;&}}]+"""
 )
-IS_SECRET_NAME = re.compile(SECRET_NAME, re.IGNORECASE)
-STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# Most lines name no secret: one quick search spares them SECRET_VALUE's slower one.
+MAY_NAME_A_SECRET = re.compile(SECRET_WORD, re.IGNORECASE)
 
 
 class AddRequestId(logging.Filter):
@@ -47,37 +48,32 @@ class AddRequestId(logging.Filter):
         return True
 
 
-class RedactSecrets(logging.Filter):
-    """Redacts the settings' secrets and secret-looking values from what the handler writes.
+class Redacting(logging.Formatter):
+    """Formats with `formatter`, then redacts the settings' secrets and secret-looking values.
 
-    The handler gets a redacted copy: other handlers (pytest's, say) see the record as logged.
+    Applied to the line as it is written, once: the message, every field and the traceback go
+    through it. The record stays as logged (other handlers, pytest's, see it whole).
     """
 
-    def __init__(self, secrets: list[str]) -> None:
+    def __init__(self, formatter: logging.Formatter, secrets: list[str]) -> None:
         super().__init__()
-        self.secrets = [secret for secret in secrets if len(secret) >= MIN_SECRET_LENGTH]
+        self.formatter = formatter
+        # Each secret as written in text, and as escaped in a JSON string; the longest first.
+        spellings = {
+            spelling
+            for secret in secrets
+            if len(secret) >= MIN_SECRET_LENGTH
+            for spelling in (secret, json.dumps(secret)[1:-1])
+        }
+        self.secrets = sorted(spellings, key=len, reverse=True)
 
-    def redact(self, text: str) -> str:
+    def format(self, record: logging.LogRecord) -> str:
+        line = self.formatter.format(record)
         for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        return SECRET_VALUE.sub(rf"\1{REDACTED}", text)
-
-    def filter(self, record: logging.LogRecord) -> logging.LogRecord:
-        record = copy.copy(record)
-        record.msg, record.args = self.redact(record.getMessage()), None
-        if record.exc_info:
-            traceback = logging.Formatter().formatException(record.exc_info)
-            record.exc_info, record.exc_text = None, self.redact(traceback)
-        if record.stack_info:
-            record.stack_info = self.redact(record.stack_info)
-        for name, value in vars(record).items():
-            if name in STANDARD_ATTRIBUTES:
-                continue
-            if IS_SECRET_NAME.fullmatch(name):
-                setattr(record, name, REDACTED)
-            elif isinstance(value, str):
-                setattr(record, name, self.redact(value))
-        return record
+            line = line.replace(secret, REDACTED)
+        if not MAY_NAME_A_SECRET.search(line):
+            return line
+        return SECRET_VALUE.sub(rf"\1{REDACTED}", line)
 
 
 def known_secrets(settings: Settings) -> list[str]:
@@ -95,7 +91,7 @@ def configure_logging(settings: Settings) -> None:
     """One handler on the root logger, replacing the one a previous call installed.
 
     uvicorn's loggers write through it too, and its access log gives way to the application's
-    own (one line per request, with the route and the request id; see `RequestLog`).
+    own (one line per request, with the route and the request id; see `RequestContext`).
     """
     handler = logging.StreamHandler()
     handler.set_name(HANDLER_NAME)
@@ -106,9 +102,8 @@ def configure_logging(settings: Settings) -> None:
         )
     else:
         formatter = logging.Formatter(TEXT_FORMAT, defaults={"request_id": "-"})
-    handler.setFormatter(formatter)
+    handler.setFormatter(Redacting(formatter, known_secrets(settings)))
     handler.addFilter(AddRequestId())
-    handler.addFilter(RedactSecrets(known_secrets(settings)))
 
     root = logging.getLogger()
     for previous in [h for h in root.handlers if h.name == HANDLER_NAME]:

@@ -1,6 +1,6 @@
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.config import Settings
 from app.core.exceptions import AuthenticationError, ConflictError, DomainError
@@ -75,8 +75,8 @@ async def authenticate(
     return user
 
 
-async def get_user(session: AsyncSession, user_id: int) -> User | None:
-    return await users.get_user(session, user_id)
+async def get_user(connection: AsyncConnection, user_id: int) -> User | None:
+    return await users.get_user(connection, user_id)
 
 
 async def change_password(
