@@ -46,8 +46,8 @@ UVICORN_OPTIONS = [
     *("--no-access-log", "--log-level", "warning"),
 ]
 
-# Warm-up rounds per app at most: each until one opens no connection.
-MAX_WARMUPS = 5
+# Warm-up rounds per app at most: the first at twice the load, then until one opens none.
+MAX_WARMUPS = 6
 
 # Reads the service's effective settings, in its own environment.
 SETTINGS_PROBE = """
@@ -503,7 +503,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds per app (>= 1)")
     parser.add_argument("--duration", type=int, default=10, help="seconds per round")
-    parser.add_argument("--warmup", type=int, default=5, help="seconds per warm-up round (each app warms up until a round opens no connection, at most 5 rounds)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=5,
+        help="seconds per warm-up round (one at twice the connections, then until one opens none)",
+    )
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument(
@@ -666,16 +671,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         load = Load(args.connections, args.threads, {"BENCH_TOKEN": token})
         load_before = load_average()
         warmups: list[Round] = []
+        # A pool opens connections as the load first needs them: the first warm-up round, at
+        # twice the connections, opens all it keeps (and overflow ones, closed as they return);
+        # the next ones, at the measured load, run until one opens none.
+        heavy = Load(2 * args.connections, args.threads, load.env)
         for app in (service, reference):
-            # A pool opens connections as the load first needs them: warm up until it holds.
             for number in range(1, MAX_WARMUPS + 1):
-                item = measure(app, load, args.warmup, console, database)
+                item = measure(app, heavy if number == 1 else load, args.warmup, console, database)
                 warmups.append(item)
                 say(
                     f"warm-up {number}: {app.name}, {args.warmup} s,"
                     f" {item.connections_opened} connections opened"
                 )
-                if item.connections_opened == 0:
+                if number > 1 and item.connections_opened == 0:
                     break
         rounds: list[Round] = []
         for number in range(1, args.rounds + 1):
