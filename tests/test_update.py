@@ -30,6 +30,9 @@ CURRENT_RELEASE, PREVIOUS_RELEASE = VERSIONS[0], VERSIONS[1]
 # v0.2.0 renamed APP_ALLOWED_HOSTS (with a `_migrations` step) and added the `docker` question:
 # the scenarios that exercise those changes start from the release before it.
 FIRST_RELEASE = "v0.1.0"
+# v0.3.0 brought revisions 0002 and 0003 after 0001 (and a `_migrations` step that joins heads):
+# the scenarios that exercise them start from the release before it.
+BEFORE_NEW_REVISIONS = "v0.2.0"
 PATCH_RELEASE = "v99.0.1"  # a later release built here, for the "runs once" check
 # What the temporary repository holds of each release: the template and its CHANGELOG.
 RELEASE_PATHS = (*TEMPLATE_PATHS, "CHANGELOG.md")
@@ -531,8 +534,8 @@ def tables(project: Path, url: str) -> set[str]:
 def test_update_brings_the_refresh_token_table_as_a_migration(
     template_repo: Path, tmp_path: Path, server_url: str
 ) -> None:
-    """A database migrated at the previous release gets the new table from `upgrade head`."""
-    project = copy(template_repo, tmp_path / "project", PREVIOUS_RELEASE)
+    """A database migrated before v0.3.0 gets the new tables from `upgrade head`."""
+    project = copy(template_repo, tmp_path / "project", BEFORE_NEW_REVISIONS)
     sync(project)
     with database(project, server_url, "refresh_update") as url:
         alembic(project, url, "upgrade", "head")
@@ -579,7 +582,7 @@ def test_update_joins_the_new_revision_with_the_projects_own(
     template_repo: Path, tmp_path: Path, server_url: str
 ) -> None:
     """Two heads after the update (the project's revision and 0003): a merge revision joins them."""
-    project = copy(template_repo, tmp_path / "project", PREVIOUS_RELEASE)
+    project = copy(template_repo, tmp_path / "project", BEFORE_NEW_REVISIONS)
     versions = project / "alembic" / "versions"
     (versions / "20260201_5a1e5c0ffee5_orders.py").write_text(OWN_REVISION)
     sync(project)
