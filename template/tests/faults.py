@@ -11,6 +11,8 @@ import struct
 from contextlib import suppress
 from typing import Any
 
+from sqlalchemy import make_url
+
 # Requests a client sends before its startup message: SSL and GSS encryption.
 ENCRYPTION_REQUESTS = {80877103, 80877104}
 
@@ -29,6 +31,14 @@ STARTING_UP = error_response("57P03", "the database system is starting up")
 TOO_MANY_CONNECTIONS = error_response("53300", "sorry, too many clients already")
 
 
+def target_of(database_url: str) -> tuple[str, int] | str:
+    """Where the URL connects: (host, port), or the path of PostgreSQL's Unix socket."""
+    url = make_url(database_url)
+    if url.host:
+        return url.host, url.port or 5432
+    return f"{url.query['host']}/.s.PGSQL.{url.port or 5432}"
+
+
 class FaultyProxy:
     def __init__(self, target: tuple[str, int] | str) -> None:
         """`target` is (host, port), or the path of PostgreSQL's Unix socket."""
@@ -39,6 +49,11 @@ class FaultyProxy:
         self.server: asyncio.Server | None = None
         self.links: set[asyncio.Task[None]] = set()
         self.forgotten: set[asyncio.Task[None]] = set()
+
+    def url(self, database_url: str) -> str:
+        """The same database, through this proxy."""
+        url = make_url(database_url).difference_update_query(["host"])
+        return url.set(host="127.0.0.1", port=self.port).render_as_string(hide_password=False)
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self.accept, "127.0.0.1", self.port)
